@@ -1,0 +1,1 @@
+"""The threadguard moderation service: one moderation core and thin HTTP adapters over it."""

@@ -1,0 +1,1 @@
+"""The moderation core: knows models, policies and explanations; knows nothing about HTTP."""

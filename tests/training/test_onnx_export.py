@@ -1,0 +1,122 @@
+"""The exported ONNX graph computes exactly what the trainer computes, without a locale, at flat cost."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pandas as pd
+import pytest
+
+from tests.adversarial import ADVERSARIAL_TEXTS
+from threadguard.featurizer import FeaturizerParams, build_stream, extract_ngrams, normalized_texts
+from threadguard.linear_model import LinearNgramModel
+from training.export import build_onnx, export_bytes
+from training.pipeline import PipelineSettings, fit_pipeline
+
+TOLERANCE = 1e-5
+
+
+def _session(model_bytes: bytes) -> ort.InferenceSession:
+    return ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+
+
+def _run(session: ort.InferenceSession, texts: list[str]) -> np.ndarray:
+    return session.run(["scores"], {"text": np.array(texts, dtype=object)})[0]
+
+
+def _random_model(texts: list[str], labels: int = 3, seed: int = 0) -> LinearNgramModel:
+    """A model whose vocabulary is every n-gram of ``texts`` with random weights: every feature matters."""
+    params = FeaturizerParams()
+    keys = np.unique(extract_ngrams(build_stream(texts), params).keys)
+    rng = np.random.default_rng(seed)
+    return LinearNgramModel(
+        params=params,
+        labels=tuple(f"label_{i}" for i in range(labels)),
+        vocabulary=keys,
+        idf=rng.uniform(1.0, 6.0, keys.size),
+        weights=rng.normal(0.0, 2.0, (keys.size, labels)).astype(np.float32),
+        bias=rng.normal(0.0, 1.0, labels),
+    )
+
+
+def test_adversarial_parity_batched_and_single() -> None:
+    model = _random_model(ADVERSARIAL_TEXTS)
+    session = _session(export_bytes(model))
+    reference = model.predict_proba(ADVERSARIAL_TEXTS)
+    batched = _run(session, ADVERSARIAL_TEXTS)
+    assert batched.shape == (len(ADVERSARIAL_TEXTS), 3)
+    assert np.abs(batched - reference).max() <= TOLERANCE
+    for i, text in enumerate(ADVERSARIAL_TEXTS):
+        single = _run(session, [text])
+        assert np.abs(single[0] - reference[i]).max() <= TOLERANCE, repr(text[:40])
+
+
+def test_scores_respond_to_features() -> None:
+    """Guard against a parity test that passes because nothing is looked up: scores must vary by text."""
+    model = _random_model(ADVERSARIAL_TEXTS)
+    scores = _run(_session(export_bytes(model)), ADVERSARIAL_TEXTS)
+    assert np.unique(np.round(scores[:, 0], 6)).size > len(ADVERSARIAL_TEXTS) // 2
+
+
+def test_normalisation_defeats_obfuscation() -> None:
+    normal = normalized_texts(["Ｆｕｃｋ", "s h i t", "1diot", "stuuuupid", "іdiot", "e\u0301cole\u200b", "2020"])
+    assert normal == [" fuck ", " shit ", " idiot ", " stuupid ", " idiot ", " ecole ", " 2020 "]
+
+
+def test_trainer_matrix_path_matches_onnx() -> None:
+    """The sparse matrix the classifiers were fitted on and the ONNX graph give the same probabilities."""
+    rng = np.random.default_rng(1)
+    words = ["idiot", "you", "are", "great", "staged", "news", "thanks", "f*ck", "moron", "article", "good"]
+    texts = [" ".join(rng.choice(words, size=rng.integers(1, 12))) for _ in range(400)]
+    y = np.array([int(("idiot" in t) or ("moron" in t)) for t in texts], dtype=float)
+    frame = pd.DataFrame({"text": texts, "source": rng.choice(["a", "b"], len(texts)), "toxicity": y,
+                          "insult": np.where(rng.random(len(texts)) < 0.3, np.nan, y), "weight": 1.0})
+    fitted = fit_pipeline(frame.iloc[:300], frame.iloc[300:], ["toxicity", "insult"],
+                          PipelineSettings(min_df=1, max_features=None))
+    held_out = frame.iloc[300:]["text"].tolist() + ADVERSARIAL_TEXTS
+    from_matrix = fitted.score_matrix(fitted.vectorizer.transform(held_out))
+    from_onnx = _run(_session(export_bytes(fitted.model)), held_out)
+    assert np.abs(from_matrix - from_onnx).max() <= TOLERANCE
+    toxic = [i for i, t in enumerate(held_out[:100]) if "idiot" in t or "moron" in t]
+    clean = [i for i, t in enumerate(held_out[:100]) if i not in toxic]
+    assert from_onnx[toxic, 0].mean() > from_onnx[clean, 0].mean() + 0.3
+
+
+def test_graph_has_no_locale_dependent_or_dense_ops() -> None:
+    graph = build_onnx(_random_model(["some text", "more text"])).graph
+    op_types = {node.op_type for node in graph.node}
+    assert "StringNormalizer" not in op_types
+    assert "TfIdfVectorizer" not in op_types
+    assert {"LabelEncoder", "Unique", "ScatterND"} <= op_types
+
+
+NO_LOCALE_SCRIPT = """
+import json, sys
+import numpy as np, onnxruntime as ort
+texts = json.loads(sys.stdin.read())
+session = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+print(json.dumps(session.run(["scores"], {"text": np.array(texts, dtype=object)})[0].tolist()))
+"""
+
+
+@pytest.mark.parametrize("locale_env", [{"LC_ALL": "C"}, {"LANG": "C.UTF-8"}, {"LC_ALL": "en_US.UTF-8"}, {}])
+def test_runs_without_a_locale(tmp_path, locale_env: dict[str, str]) -> None:
+    """A clean environment (no LANG, or only C / C.UTF-8, or a locale that is not installed) scores the same."""
+    model = _random_model(ADVERSARIAL_TEXTS)
+    path = tmp_path / "model.onnx"
+    path.write_bytes(export_bytes(model))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **locale_env}
+    result = subprocess.run([sys.executable, "-c", NO_LOCALE_SCRIPT, str(path)], input=json.dumps(ADVERSARIAL_TEXTS),
+                            capture_output=True, text=True, env=env, timeout=120, check=True)
+    scores = np.array(json.loads(result.stdout))
+    assert np.abs(scores - model.predict_proba(ADVERSARIAL_TEXTS)).max() <= TOLERANCE
+
+
+def test_checker_accepts_model() -> None:
+    onnx.checker.check_model(build_onnx(_random_model(["a b c"])))

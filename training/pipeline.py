@@ -1,0 +1,135 @@
+"""Fit the whole model on a corpus frame: vectorizer, one source-aware classifier per label, calibration.
+
+The same function trains the shipped model and every leave-one-source-out fold, so the cross-source table
+in the model card measures exactly the recipe that is shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from threadguard.featurizer import FeaturizerParams
+from threadguard.linear_model import LinearNgramModel
+from training.classifier import PlattCalibration, SourceAwareLogisticRegression
+from training.vectorizer import HashedNgramVectorizer
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """The knobs of the recipe, read from the config's [featurizer] and [classifier] tables."""
+
+    featurizer: FeaturizerParams = field(default_factory=FeaturizerParams)
+    min_df: int = 2
+    max_features: int | None = 300_000
+    C: float = 4.0
+    C_per_label: dict[str, float] = field(default_factory=dict)
+    source_balance: float = 0.5
+    source_intercepts: bool = True
+
+    @classmethod
+    def from_config(cls, featurizer: dict[str, Any], classifier: dict[str, Any]) -> PipelineSettings:
+        featurizer = dict(featurizer)
+        vocab = {k: featurizer.pop(k) for k in ("min_df", "max_features") if k in featurizer}
+        if "family_weights" in featurizer:
+            featurizer["family_weights"] = tuple(featurizer["family_weights"])
+        return cls(
+            featurizer=FeaturizerParams(**featurizer),
+            min_df=int(vocab.get("min_df", 2)),
+            max_features=vocab.get("max_features", 300_000),
+            C=float(classifier.get("C", 4.0)),
+            C_per_label={k: float(v) for k, v in classifier.get("C_per_label", {}).items()},
+            source_balance=float(classifier.get("source_balance", 0.5)),
+            source_intercepts=bool(classifier.get("source_intercepts", True)),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "min_df": self.min_df, "max_features": self.max_features, "C": self.C,
+            "C_per_label": self.C_per_label, "source_balance": self.source_balance,
+            "source_intercepts": self.source_intercepts,
+        }
+
+
+@dataclass
+class FittedPipeline:
+    model: LinearNgramModel
+    vectorizer: HashedNgramVectorizer
+    calibration: dict[str, PlattCalibration]
+    source_offsets: dict[str, dict[str, float]]
+    label_rows: dict[str, int]
+
+    def score_matrix(self, X: sp.csr_matrix) -> np.ndarray:
+        """Probabilities from an already-vectorised matrix (identical to model.predict_proba on the texts)."""
+        logits = np.asarray(X @ self.model.weights, dtype=np.float64) + self.model.bias
+        return 1.0 / (1.0 + np.exp(-logits))
+
+
+def _known(frame: pd.DataFrame, label: str) -> np.ndarray:
+    return frame[label].notna().to_numpy()
+
+
+def fit_pipeline(
+    train: pd.DataFrame,
+    calibration_frame: pd.DataFrame,
+    labels: Sequence[str],
+    settings: PipelineSettings,
+    progress: Progress | None = None,
+) -> FittedPipeline:
+    """Fit on ``train``; calibrate each label on ``calibration_frame`` (a validation split).
+
+    A label with no known rows in ``train`` (e.g. in a leave-one-source-out fold that removed its only
+    source) gets zero weights and is reported as untrainable by the caller.
+    """
+    say = progress or (lambda _: None)
+    vectorizer = HashedNgramVectorizer(settings.featurizer, min_df=settings.min_df,
+                                       max_features=settings.max_features, progress=say)
+    say(f"fitting vocabulary on {len(train):,} training texts")
+    vectorizer.fit(train["text"].tolist())
+    say(f"vocabulary: {vectorizer.vocabulary_.size:,} n-grams kept of {vectorizer.n_distinct_ngrams_:,} seen")
+    X_train = vectorizer.transform(train["text"].tolist())
+    X_cal = vectorizer.transform(calibration_frame["text"].tolist())
+    size = vectorizer.vocabulary_.size
+    weights = np.zeros((size, len(labels)), dtype=np.float64)
+    bias = np.zeros(len(labels), dtype=np.float64)
+    calibration: dict[str, PlattCalibration] = {}
+    offsets: dict[str, dict[str, float]] = {}
+    label_rows: dict[str, int] = {}
+    for j, label in enumerate(labels):
+        known = _known(train, label)
+        y = train[label].to_numpy()[known].astype(int)
+        label_rows[label] = int(known.sum())
+        if known.sum() == 0 or len(np.unique(y)) < 2:
+            say(f"{label}: no trainable rows in this training set; weights left at zero")
+            bias[j] = -10.0
+            continue
+        classifier = SourceAwareLogisticRegression(
+            C=settings.C_per_label.get(label, settings.C),
+            source_balance=settings.source_balance,
+            source_intercepts=settings.source_intercepts,
+        )
+        classifier.fit(X_train[known], y, train["source"].to_numpy()[known],
+                       sample_weight=train["weight"].to_numpy()[known] if "weight" in train else None)
+        cal_known = _known(calibration_frame, label)
+        platt = PlattCalibration.fit(classifier.decision_function(X_cal[cal_known]),
+                                     calibration_frame[label].to_numpy()[cal_known])
+        weights[:, j], bias[j] = platt.apply(classifier.coef_, classifier.intercept_)
+        calibration[label] = platt
+        offsets[label] = classifier.source_offsets_
+        say(f"{label}: trained on {known.sum():,} rows ({int(y.sum()):,} positive)")
+    model = LinearNgramModel(
+        params=settings.featurizer,
+        labels=tuple(labels),
+        vocabulary=vectorizer.vocabulary_,
+        idf=vectorizer.idf_,
+        weights=weights.astype(np.float32),
+        bias=bias,
+    )
+    return FittedPipeline(model, vectorizer, calibration, offsets, label_rows)

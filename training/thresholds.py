@@ -1,0 +1,55 @@
+"""Per-label decision thresholds chosen on validation data.
+
+``review``: the highest score threshold that still catches ``review_recall`` of the positives (default 0.8), so
+reviewers see most of what matters. ``block``: the lowest threshold whose precision reaches ``block_precision``
+(default 0.9) with at least ``min_block_support`` validation items above it, so automatic removal is rarely
+wrong. When no threshold reaches that precision the label does not block (``None``) and the model card says so.
+Experimental labels never block.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    review_recall: float = 0.8
+    block_precision: float = 0.9
+    min_block_support: int = 20
+
+
+def review_threshold(scores: np.ndarray, y: np.ndarray, recall: float) -> float:
+    positives = np.sort(scores[y == 1])[::-1]
+    if positives.size == 0:
+        return 0.5
+    index = int(np.ceil(recall * positives.size)) - 1
+    return float(positives[min(max(index, 0), positives.size - 1)])
+
+
+def block_threshold(scores: np.ndarray, y: np.ndarray, precision: float, min_support: int) -> float | None:
+    order = np.argsort(-scores, kind="stable")
+    sorted_scores, sorted_y = scores[order], y[order]
+    true_positives = np.cumsum(sorted_y)
+    flagged = np.arange(1, sorted_y.size + 1)
+    # only cut between distinct scores
+    distinct = np.append(sorted_scores[1:] < sorted_scores[:-1], True)
+    ok = (true_positives / flagged >= precision) & (flagged >= min_support) & distinct
+    if not ok.any():
+        return None
+    return float(sorted_scores[np.nonzero(ok)[0].max()])
+
+
+def choose_thresholds(scores: np.ndarray, y: np.ndarray, rule: ThresholdRule, *,
+                      experimental: bool = False) -> dict[str, float | None]:
+    scores = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(y).astype(int)
+    review = review_threshold(scores, y, rule.review_recall)
+    block = None if experimental else block_threshold(scores, y, rule.block_precision, rule.min_block_support)
+    if block is not None:
+        block = max(block, review)
+    # review rounds down and block rounds up, so rounding never weakens the recall or precision target
+    return {"review": math.floor(review * 1e6) / 1e6, "block": None if block is None else math.ceil(block * 1e6) / 1e6}

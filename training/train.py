@@ -1,0 +1,176 @@
+"""`threadguard train`: config -> corpus -> fitted pipeline -> thresholds -> ONNX -> verified bundle.
+
+Before a bundle is written the ONNX graph is run over the whole validation split and compared with the
+reference computation; a bundle whose graph disagrees by more than 1e-5 is never written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+
+from threadguard import code_version
+from threadguard.bundle import ModelBundle, write_bundle
+from training.config import TrainingConfig
+from training.corpus import Corpus, build_corpus
+from training.export import export_bytes
+from training.loso import leave_one_source_out
+from training.metrics import label_metrics
+from training.model_card import render_model_card
+from training.pipeline import FittedPipeline, PipelineSettings, fit_pipeline
+from training.thresholds import ThresholdRule, choose_thresholds
+
+Progress = Callable[[str], None]
+PARITY_TOLERANCE = 1e-5
+
+
+class ExportParityError(RuntimeError):
+    """The ONNX graph does not reproduce the reference scores."""
+
+
+def onnx_scores(onnx_bytes: bytes, texts: list[str], batch_size: int = 256) -> np.ndarray:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+    parts = [session.run(["scores"], {"text": np.array(texts[i : i + batch_size], dtype=object)})[0]
+             for i in range(0, len(texts), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+
+def measure_latency(onnx_bytes: bytes, texts: list[str], repeats: int = 20) -> dict[str, float]:
+    """Median single-comment and batch-of-100 latency of the graph on this machine (one thread)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+    batch = np.array((texts * (100 // max(len(texts), 1) + 1))[:100], dtype=object)
+    session.run(["scores"], {"text": batch})
+    singles, batches = [], []
+    for i in range(repeats * 5):
+        start = time.perf_counter()
+        session.run(["scores"], {"text": batch[i % 100 : i % 100 + 1]})
+        singles.append(time.perf_counter() - start)
+    for _ in range(repeats):
+        start = time.perf_counter()
+        session.run(["scores"], {"text": batch})
+        batches.append(time.perf_counter() - start)
+    return {
+        "single_ms_p50": round(float(np.median(singles)) * 1e3, 3),
+        "batch100_ms_p50": round(float(np.median(batches)) * 1e3, 3),
+        "batch100_comments_per_s": round(100 / float(np.median(batches))),
+    }
+
+
+def _thresholds(config: TrainingConfig, val: pd.DataFrame, scores: np.ndarray) -> dict[str, Any]:
+    raw = config.thresholds
+    rule = ThresholdRule(
+        review_recall=float(raw.get("review_recall", 0.8)),
+        block_precision=float(raw.get("block_precision", 0.9)),
+        min_block_support=int(raw.get("min_block_support", 20)),
+    )
+    out: dict[str, Any] = {}
+    for j, label in enumerate(config.labels):
+        info = config.model.label_info.get(label)
+        known = val[label].notna().to_numpy()
+        if known.sum() == 0:
+            out[label] = {"review": 0.5, "block": None}
+            continue
+        out[label] = choose_thresholds(scores[known, j], val[label].to_numpy()[known], rule,
+                                       experimental=bool(info and info.experimental))
+    return {"rule": rule.__dict__, "per_label": out}
+
+
+def _operating_points(val: pd.DataFrame, scores: np.ndarray, labels: list[str],
+                      thresholds: dict[str, Any]) -> dict[str, Any]:
+    """Validation precision and recall at each label's chosen thresholds."""
+    points: dict[str, Any] = {}
+    for j, label in enumerate(labels):
+        known = val[label].notna().to_numpy()
+        y = val[label].to_numpy()[known].astype(int)
+        s = scores[known, j]
+        entry = {}
+        for level in ("review", "block"):
+            threshold = thresholds[label][level]
+            if threshold is None or y.sum() == 0:
+                continue
+            flagged = s >= threshold
+            entry[level] = {
+                "threshold": threshold,
+                "precision": round(float(y[flagged].mean()), 4) if flagged.any() else None,
+                "recall": round(float(flagged[y == 1].mean()), 4),
+            }
+        points[label] = entry
+    return points
+
+
+def train_bundle(
+    config: TrainingConfig,
+    out_dir: str | Path,
+    *,
+    data_root: str | Path | None = None,
+    corpus: Corpus | None = None,
+    loso: bool | None = None,
+    version: str | None = None,
+    progress: Progress | None = None,
+    overwrite: bool = False,
+) -> ModelBundle:
+    say = progress or (lambda _: None)
+    started = time.perf_counter()
+    corpus = corpus or build_corpus(config, data_root=data_root, progress=say)
+    labels = config.labels
+    frame = corpus.frame
+    train, val = frame[frame["split"] == "train"], frame[frame["split"] == "val"]
+    say(f"corpus: {len(train):,} training and {len(val):,} validation rows from {frame['source'].nunique()} sources")
+    settings = PipelineSettings.from_config(config.featurizer, config.classifier)
+    fitted: FittedPipeline = fit_pipeline(train, val, labels, settings, progress=say)
+
+    say("exporting ONNX and checking parity over the validation split")
+    onnx_bytes = export_bytes(fitted.model)
+    val_texts = val["text"].tolist()
+    reference = fitted.model.predict_proba(val_texts)
+    exported = onnx_scores(onnx_bytes, val_texts)
+    parity = float(np.abs(exported - reference).max()) if len(val_texts) else 0.0
+    if parity > PARITY_TOLERANCE:
+        raise ExportParityError(f"ONNX differs from the reference by {parity:.2e} (> {PARITY_TOLERANCE})")
+    say(f"parity: max |onnx - reference| = {parity:.2e} over {len(val_texts):,} texts")
+
+    metrics = label_metrics(val, reference, labels)
+    thresholds = _thresholds(config, val, reference)
+    metrics["operating_points"] = _operating_points(val, reference, labels, thresholds["per_label"])
+    metrics["onnx_parity_max_abs_diff"] = parity
+    metrics["latency"] = measure_latency(onnx_bytes, val_texts[:100] or ["hello"])
+    run_loso = bool(config.classifier.get("leave_one_source_out", True)) if loso is None else loso
+    if run_loso:
+        metrics["leave_one_source_out"] = leave_one_source_out(frame, labels, settings, progress=say)
+
+    manifest_fields: dict[str, Any] = {
+        "name": config.model.name,
+        "version": version or config.model.version,
+        "labels": labels,
+        "label_info": {k: v.model_dump() for k, v in config.model.label_info.items()},
+        "thresholds": thresholds["per_label"],
+        "featurizer": {**settings.featurizer.to_manifest(), "vocabulary_size": int(fitted.model.vocabulary.size)},
+        "metrics": {"validation": metrics},
+        "datasets": [record.model_dump() for record in corpus.datasets],
+        "training": {
+            "config": str(config.path) if config.path else None,
+            "settings": settings.describe(),
+            "threshold_rule": thresholds["rule"],
+            "label_rows": fitted.label_rows,
+            "calibration": {k: {"slope": v.slope, "offset": v.offset} for k, v in fitted.calibration.items()},
+            "source_offsets": fitted.source_offsets,
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+        "onnx": {"opset": 18},
+        "code_version": code_version(),
+    }
+    card = render_model_card(manifest_fields, corpus)
+    bundle = write_bundle(out_dir, manifest_fields=manifest_fields, onnx_bytes=onnx_bytes, model_card=card,
+                          overwrite=overwrite)
+    say(f"wrote {bundle.path} in {time.perf_counter() - started:.0f}s")
+    return bundle
