@@ -14,6 +14,7 @@ import pandas as pd
 
 from training.baseline import PooledTfidfBaseline
 from training.metrics import binary_metrics, macro_roc_auc
+from training.ngram_counts import NgramCounts
 from training.pipeline import PipelineSettings, fit_pipeline
 
 Progress = Callable[[str], None]
@@ -35,10 +36,17 @@ def leave_one_source_out(
     *,
     sources: Sequence[str] | None = None,
     include_baseline: bool = True,
+    counts: NgramCounts | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """{"model": {source: {label: metrics}}, "baseline": {...}, "macro": {"model": x, "baseline": y}}."""
+    """{"model": {source: {label: metrics}}, "baseline": {...}, "macro": {"model": x, "baseline": y}}.
+
+    ``counts``: n-gram counts of ``frame`` (row positions = ``frame.index``); computed here when absent.
+    """
     say = progress or (lambda _: None)
+    frame = frame.reset_index(drop=True) if counts is None else frame
+    if counts is None:
+        counts = NgramCounts.from_texts(frame["text"].tolist(), settings.featurizer)
     sources = list(sources or sorted(frame["source"].unique()))
     model_table: dict[str, dict[str, Any]] = {}
     baseline_table: dict[str, dict[str, Any]] = {}
@@ -47,9 +55,9 @@ def leave_one_source_out(
         rest = frame[frame["source"] != source]
         train, calibration = rest[rest["split"] == "train"], rest[rest["split"] == "val"]
         say(f"leave-one-source-out: {source} ({len(held_out):,} rows held out)")
-        fitted = fit_pipeline(train, calibration, labels, settings)
-        model_table[source] = _fold_metrics(held_out, fitted.model.predict_proba(held_out["text"].tolist()),
-                                            labels)
+        fitted = fit_pipeline(train, calibration, labels, settings, counts=counts)
+        held_out_matrix = fitted.vectorizer.transform_counts(counts, held_out.index.to_numpy())
+        model_table[source] = _fold_metrics(held_out, fitted.score_matrix(held_out_matrix), labels)
         if include_baseline:
             baseline = PooledTfidfBaseline(max_features=settings.max_features, C=settings.C).fit(train, labels)
             baseline_table[source] = _fold_metrics(held_out, baseline.predict_proba(held_out["text"].tolist()),

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from threadguard.featurizer import FeaturizerParams
 from threadguard.linear_model import LinearNgramModel
 from training.classifier import PlattCalibration, SourceAwareLogisticRegression
+from training.ngram_counts import NgramCounts
 from training.vectorizer import HashedNgramVectorizer
 
 Progress = Callable[[str], None]
@@ -82,20 +83,29 @@ def fit_pipeline(
     labels: Sequence[str],
     settings: PipelineSettings,
     progress: Progress | None = None,
+    counts: NgramCounts | None = None,
 ) -> FittedPipeline:
     """Fit on ``train``; calibrate each label on ``calibration_frame`` (a validation split).
 
-    A label with no known rows in ``train`` (e.g. in a leave-one-source-out fold that removed its only
-    source) gets zero weights and is reported as untrainable by the caller.
+    ``counts``: precomputed n-gram counts of a corpus whose row positions are the frames' index values (the
+    leave-one-source-out folds share one). A label with no known rows in ``train`` (e.g. in a fold that removed
+    its only source) gets zero weights and a very low bias.
     """
     say = progress or (lambda _: None)
     vectorizer = HashedNgramVectorizer(settings.featurizer, min_df=settings.min_df,
                                        max_features=settings.max_features, progress=say)
-    say(f"fitting vocabulary on {len(train):,} training texts")
-    vectorizer.fit(train["text"].tolist())
+    if counts is None:
+        say(f"counting n-grams of {len(train) + len(calibration_frame):,} texts")
+        counts = vectorizer.count(train["text"].tolist() + calibration_frame["text"].tolist())
+        train_positions = np.arange(len(train))
+        cal_positions = np.arange(len(train), len(train) + len(calibration_frame))
+    else:
+        train_positions = train.index.to_numpy()
+        cal_positions = calibration_frame.index.to_numpy()
+    vectorizer.fit_counts(counts, train_positions)
     say(f"vocabulary: {vectorizer.vocabulary_.size:,} n-grams kept of {vectorizer.n_distinct_ngrams_:,} seen")
-    X_train = vectorizer.transform(train["text"].tolist())
-    X_cal = vectorizer.transform(calibration_frame["text"].tolist())
+    X_train = vectorizer.transform_counts(counts, train_positions)
+    X_cal = vectorizer.transform_counts(counts, cal_positions)
     size = vectorizer.vocabulary_.size
     weights = np.zeros((size, len(labels)), dtype=np.float64)
     bias = np.zeros(len(labels), dtype=np.float64)

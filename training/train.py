@@ -23,6 +23,7 @@ from training.export import export_bytes
 from training.loso import leave_one_source_out
 from training.metrics import label_metrics
 from training.model_card import render_model_card
+from training.ngram_counts import NgramCounts
 from training.pipeline import FittedPipeline, PipelineSettings, fit_pipeline
 from training.thresholds import ThresholdRule, choose_thresholds
 
@@ -123,11 +124,13 @@ def train_bundle(
     started = time.perf_counter()
     corpus = corpus or build_corpus(config, data_root=data_root, progress=say)
     labels = config.labels
-    frame = corpus.frame
+    frame = corpus.frame.reset_index(drop=True)
     train, val = frame[frame["split"] == "train"], frame[frame["split"] == "val"]
     say(f"corpus: {len(train):,} training and {len(val):,} validation rows from {frame['source'].nunique()} sources")
     settings = PipelineSettings.from_config(config.featurizer, config.classifier)
-    fitted: FittedPipeline = fit_pipeline(train, val, labels, settings, progress=say)
+    say(f"counting n-grams of {len(frame):,} texts")
+    counts = NgramCounts.from_texts(frame["text"].tolist(), settings.featurizer, progress=say)
+    fitted: FittedPipeline = fit_pipeline(train, val, labels, settings, progress=say, counts=counts)
 
     say("exporting ONNX and checking parity over the validation split")
     onnx_bytes = export_bytes(fitted.model)
@@ -146,7 +149,8 @@ def train_bundle(
     metrics["latency"] = measure_latency(onnx_bytes, val_texts[:100] or ["hello"])
     run_loso = bool(config.classifier.get("leave_one_source_out", True)) if loso is None else loso
     if run_loso:
-        metrics["leave_one_source_out"] = leave_one_source_out(frame, labels, settings, progress=say)
+        metrics["leave_one_source_out"] = leave_one_source_out(frame, labels, settings, counts=counts,
+                                                               progress=say)
 
     manifest_fields: dict[str, Any] = {
         "name": config.model.name,

@@ -1,0 +1,1 @@
+"""Offline trainer: datasets as configuration, corpus building, fitting, calibration and ONNX export."""
