@@ -45,6 +45,27 @@ def lookup(vocabulary: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return np.where(vocabulary[positions] == keys, positions, -1).astype(np.int64)
 
 
+def tfidf_from_counts(
+    rows: np.ndarray,
+    families: np.ndarray,
+    ids: np.ndarray,
+    counts: np.ndarray,
+    n_rows: int,
+    idf: np.ndarray,
+    params: FeaturizerParams,
+) -> TfidfRows:
+    """Sublinear TF x IDF per (row, family, id) count, L2-normalised within each (row, family), times the
+    family weight. Each (row, family, id) must appear once."""
+    segments = rows * 2 + families
+    tf = 1.0 + np.log(counts) if params.sublinear_tf else np.asarray(counts, dtype=np.float64)
+    values = tf * idf[ids]
+    sums = np.bincount(segments, weights=values * values, minlength=2 * n_rows)
+    norms = np.sqrt(sums[segments])
+    family_weights = np.asarray(params.family_weights, dtype=np.float64)[families]
+    values = np.divide(values, norms, out=np.zeros_like(values), where=norms > 0) * family_weights
+    return TfidfRows(rows=rows, ids=ids, values=values, n_rows=n_rows)
+
+
 def tfidf(
     occurrences: NgramOccurrences,
     n_rows: int,
@@ -52,22 +73,14 @@ def tfidf(
     idf: np.ndarray,
     params: FeaturizerParams,
 ) -> TfidfRows:
-    """Sublinear TF x IDF per (row, id), L2-normalised within each (row, family), times the family weight."""
+    """TF-IDF of a batch's n-gram occurrences over ``vocabulary`` (what the ONNX graph computes)."""
     ids = lookup(vocabulary, occurrences.keys)
     hit = ids >= 0
     vocab_size = max(int(vocabulary.size), 1)
-    segments = occurrences.rows[hit] * 2 + occurrences.families[hit]
-    composite = segments * vocab_size + ids[hit]
+    composite = (occurrences.rows[hit] * 2 + occurrences.families[hit]) * vocab_size + ids[hit]
     unique, counts = np.unique(composite, return_counts=True)
     segments = unique // vocab_size
-    ids = unique % vocab_size
-    tf = 1.0 + np.log(counts) if params.sublinear_tf else counts.astype(np.float64)
-    values = tf * idf[ids]
-    sums = np.bincount(segments, weights=values * values, minlength=2 * n_rows)
-    norms = np.sqrt(sums[segments])
-    family_weights = np.asarray(params.family_weights, dtype=np.float64)[segments % 2]
-    values = np.divide(values, norms, out=np.zeros_like(values), where=norms > 0) * family_weights
-    return TfidfRows(rows=segments // 2, ids=ids, values=values, n_rows=n_rows)
+    return tfidf_from_counts(segments // 2, segments % 2, unique % vocab_size, counts, n_rows, idf, params)
 
 
 @dataclass(frozen=True)
