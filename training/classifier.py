@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 
 def source_balanced_weights(sources: np.ndarray, balance: float) -> np.ndarray:
     """Row weights ``(n_s / mean n)^-balance``: 0 keeps natural proportions, 1 makes every source equal."""
-    names, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
+    _names, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
     per_source = (counts / counts.mean()) ** (-balance)
     weights = per_source[inverse]
     return weights * (len(weights) / weights.sum())

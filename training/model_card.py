@@ -52,7 +52,7 @@ def _per_source_section(m: dict[str, Any]) -> str:
             row.append(None if entry is None else
                        f"{_fmt(entry['roc_auc'])} / {_fmt(entry['pr_auc'])} (n={entry['n']})")
         rows.append(row)
-    return _table(["source"] + labels, rows)
+    return _table(["source", *labels], rows)
 
 
 def _loso_section(m: dict[str, Any]) -> str:
@@ -70,7 +70,7 @@ def _loso_section(m: dict[str, Any]) -> str:
         rows.append(row)
     macro = loso["macro"]
     return (
-        _table(["held-out source"] + labels, rows)
+        _table(["held-out source", *labels], rows)
         + f"\n\nMacro ROC-AUC over (source, label) pairs: **{_fmt(macro.get('model'))}** for this recipe vs "
         f"**{_fmt(macro.get('baseline'))}** for the pooled word TF-IDF + logistic regression baseline."
     )
