@@ -68,10 +68,13 @@ class NgramCounts:
         return entries, np.repeat(np.arange(positions.size, dtype=np.int64), lengths)
 
     def document_frequency(self, positions: np.ndarray) -> np.ndarray:
-        """For each key, in how many of the texts at ``positions`` it occurs (any family)."""
-        entries, new_rows = self._entries(positions)
-        pairs = np.unique((new_rows << 32) | self.key_index[entries])
-        return np.bincount(pairs & 0xFFFFFFFF, minlength=self.keys.size)
+        """For each key, in how many of the texts at ``positions`` it occurs.
+
+        Entries are unique per (text, family, key) and character and word keys are salted apart, so counting
+        entries counts texts (a key shared by both families through a hash collision counts twice).
+        """
+        entries, _ = self._entries(positions)
+        return np.bincount(self.key_index[entries], minlength=self.keys.size)
 
     def tfidf_matrix(self, positions: np.ndarray, vocabulary: np.ndarray, idf: np.ndarray,
                      params: FeaturizerParams) -> sp.csr_matrix:

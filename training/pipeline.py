@@ -30,8 +30,10 @@ class PipelineSettings:
     featurizer: FeaturizerParams = field(default_factory=FeaturizerParams)
     min_df: int = 2
     max_features: int | None = 300_000
+    solver: str = "sgd"
+    alpha: float = 1e-5
+    epochs: int = 5
     C: float = 4.0
-    C_per_label: dict[str, float] = field(default_factory=dict)
     source_balance: float = 0.5
     source_intercepts: bool = True
 
@@ -45,16 +47,18 @@ class PipelineSettings:
             featurizer=FeaturizerParams(**featurizer),
             min_df=int(vocab.get("min_df", 2)),
             max_features=vocab.get("max_features", 300_000),
+            solver=str(classifier.get("solver", "sgd")),
+            alpha=float(classifier.get("alpha", 1e-5)),
+            epochs=int(classifier.get("epochs", 5)),
             C=float(classifier.get("C", 4.0)),
-            C_per_label={k: float(v) for k, v in classifier.get("C_per_label", {}).items()},
             source_balance=float(classifier.get("source_balance", 0.5)),
             source_intercepts=bool(classifier.get("source_intercepts", True)),
         )
 
     def describe(self) -> dict[str, Any]:
         return {
-            "min_df": self.min_df, "max_features": self.max_features, "C": self.C,
-            "C_per_label": self.C_per_label, "source_balance": self.source_balance,
+            "min_df": self.min_df, "max_features": self.max_features, "solver": self.solver,
+            "alpha": self.alpha, "epochs": self.epochs, "C": self.C, "source_balance": self.source_balance,
             "source_intercepts": self.source_intercepts,
         }
 
@@ -121,7 +125,10 @@ def fit_pipeline(
             bias[j] = -10.0
             continue
         classifier = SourceAwareLogisticRegression(
-            C=settings.C_per_label.get(label, settings.C),
+            alpha=settings.alpha,
+            epochs=settings.epochs,
+            solver=settings.solver,
+            C=settings.C,
             source_balance=settings.source_balance,
             source_intercepts=settings.source_intercepts,
         )

@@ -1,0 +1,255 @@
+"""The moderation core: score a batch, apply the policy, explain, hand flagged items to the review sink.
+
+All three HTTP APIs (native, Perspective-compatible, OpenAI-compatible) call :meth:`ModerationCore.moderate`
+and only translate its :class:`ModerationOutcome`; nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from service.core.errors import InvalidInput
+from service.core.explain import Span
+from service.core.model_holder import LoadedModel, ModelHolder
+from service.core.policy import DECISIONS, Decisions
+from service.core.review_sink import FlaggedItem, NullReviewSink, ReviewSink
+from service.core.text import check_text
+from service.core.threads import ThreadTree, build_thread, decision_counts, escalation, heat, hottest_chain
+
+logger = logging.getLogger(__name__)
+
+SCORE_DECIMALS = 6  # float32 scores carry ~7 significant digits; more would only be noise in the JSON
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationItem:
+    """One comment to moderate."""
+
+    id: str
+    text: str
+    parent_id: str | None = None
+    thread_id: str | None = None
+    author_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request limits enforced by the core (defaults documented in docs/api.md)."""
+
+    max_items: int = 256
+    max_text_bytes: int = 20_480
+    max_thread_comments: int = 10_000
+    max_labels: int = 64
+    explain_top_k: int = 5
+
+
+@dataclass(frozen=True)
+class ModerationOutcome:
+    """Scores, decisions and (optionally) spans for a batch, all from one model."""
+
+    model: LoadedModel
+    items: Sequence[ModerationItem]
+    labels: tuple[str, ...]  # the columns of ``scores``, in output order
+    scores: np.ndarray  # float32 [N, len(labels)]
+    decisions: Decisions
+    spans: list[list[Span]] | None  # per item when explain was requested
+    all_scores: np.ndarray  # float32 [N, L]: every model label, in model order
+
+    def model_info(self) -> dict[str, Any]:
+        return {
+            "name": self.model.name,
+            "version": self.model.version,
+            "explanations_available": self.model.explainer.available,
+        }
+
+    def decision(self, i: int) -> str:
+        return DECISIONS[int(self.decisions.decision[i])]
+
+    def triggered(self, i: int) -> list[str]:
+        return [label for label, hit in zip(self.labels, self.decisions.triggered[i].tolist(), strict=True) if hit]
+
+    @property
+    def public_scores(self) -> np.ndarray:
+        """``scores`` as float64 rounded to :data:`SCORE_DECIMALS` (decisions use the unrounded values)."""
+        return np.round(self.scores.astype(np.float64), SCORE_DECIMALS)
+
+    def score_dicts(self) -> list[dict[str, float]]:
+        labels = self.labels
+        return [dict(zip(labels, row, strict=True)) for row in self.public_scores.tolist()]
+
+
+@dataclass(frozen=True)
+class ThreadOutcome:
+    """A moderated thread: per-comment outcome plus the thread summary."""
+
+    outcome: ModerationOutcome
+    tree: ThreadTree
+    summary: dict[str, Any]
+
+
+OutcomeObserver = Callable[[str, ModerationOutcome], None]
+
+
+class ModerationCore:
+    """Load-independent moderation logic over whatever model the holder currently serves."""
+
+    def __init__(
+        self,
+        holder: ModelHolder,
+        *,
+        sink: ReviewSink | None = None,
+        limits: Limits | None = None,
+        observer: OutcomeObserver | None = None,
+    ) -> None:
+        self.holder = holder
+        self.sink: ReviewSink = sink or NullReviewSink()
+        self.limits = limits or Limits()
+        self._observer = observer
+
+    def model(self) -> LoadedModel:
+        """The current model (ModelNotReady when none). Read once per request."""
+        return self.holder.require()
+
+    def moderate(
+        self,
+        items: Sequence[ModerationItem],
+        *,
+        labels: Sequence[str] | None = None,
+        explain: bool = False,
+        store: bool = True,
+        source: str = "native",
+        allow_empty_text: bool = False,
+        max_items: int | None = None,
+        model: LoadedModel | None = None,
+        field: str = "items",
+    ) -> ModerationOutcome:
+        """Validate, score, decide, explain and submit flagged items to the review sink.
+
+        ``model`` pins the model (adapters that already read it); ``field`` names the items in errors.
+        """
+        limit = self.limits.max_items if max_items is None else max_items
+        if not items:
+            raise InvalidInput("no items to moderate", code="items_empty")
+        if len(items) > limit:
+            raise InvalidInput(f"{len(items)} items; the limit is {limit}", code="too_many_items")
+        if len({item.id for item in items}) != len(items):
+            dupes = sorted(key for key, n in Counter(item.id for item in items).items() if n > 1)
+            raise InvalidInput(f"duplicate ids in {field}: {dupes[:20]}", code="duplicate_id", field=field)
+        for i, item in enumerate(items):
+            check_text(
+                item.text,
+                max_bytes=self.limits.max_text_bytes,
+                allow_empty=allow_empty_text,
+                field=f"{field}[{i}].text",
+            )
+        model = model or self.model()
+        selected, index = self.select_labels(model, labels)
+        all_scores = model.scorer.score([item.text for item in items])
+        scores = all_scores[:, index]
+        decisions = model.policy.decide(scores, index)
+        spans = self._explain(model, items, selected) if explain else None
+        outcome = ModerationOutcome(model, items, selected, scores, decisions, spans, all_scores)
+        if store:
+            self._submit(outcome, source)
+        if self._observer is not None:
+            try:
+                self._observer(source, outcome)
+            except Exception:  # metrics must never fail a moderation response
+                logger.exception("outcome observer failed")
+        return outcome
+
+    def moderate_thread(
+        self,
+        items: Sequence[ModerationItem],
+        *,
+        labels: Sequence[str] | None = None,
+        explain: bool = False,
+        store: bool = True,
+        source: str = "threads",
+    ) -> ThreadOutcome:
+        """Validate the reply tree, moderate every comment and summarise the thread."""
+        limit = self.limits.max_thread_comments
+        if len(items) > limit:
+            raise InvalidInput(f"{len(items)} comments; the limit is {limit} per thread", code="too_many_items")
+        tree = build_thread([item.id for item in items], [item.parent_id for item in items])
+        outcome = self.moderate(
+            items, labels=labels, explain=explain, store=store, source=source, max_items=limit, field="comments"
+        )
+        # heat is the model's toxicity whenever it has that label, whichever labels the caller selected
+        heat_values = heat(outcome.all_scores, outcome.model.labels)
+        summary = {
+            "comments": len(items),
+            "counts": decision_counts(outcome.labels, outcome.decisions.levels, outcome.decisions.decision),
+            "most_heated_chain": hottest_chain(tree, heat_values),
+            "escalation": escalation(tree, heat_values),
+            "max_depth": int(tree.depth.max()) if len(items) else 0,
+        }
+        return ThreadOutcome(outcome=outcome, tree=tree, summary=summary)
+
+    def select_labels(self, model: LoadedModel, labels: Sequence[str] | None) -> tuple[tuple[str, ...], np.ndarray]:
+        """The requested labels (default: all, in model order) and their column indices."""
+        if labels is None:
+            return model.labels, np.arange(len(model.labels))
+        if len(labels) > self.limits.max_labels:
+            raise InvalidInput(
+                f"{len(labels)} labels requested; the limit is {self.limits.max_labels}",
+                code="too_many_labels",
+            )
+        unknown = [label for label in labels if label not in model.label_index]
+        if unknown:
+            raise InvalidInput(
+                f"unknown labels {unknown}; the model has {list(model.labels)}",
+                code="unknown_label",
+                field="labels",
+            )
+        if not labels:
+            raise InvalidInput("labels must not be empty when given", code="labels_empty", field="labels")
+        selected = tuple(dict.fromkeys(labels))  # de-duplicate, keep order
+        return selected, np.array([model.label_index[label] for label in selected], dtype=np.int64)
+
+    def score_texts(self, model: LoadedModel, texts: Sequence[str]) -> np.ndarray:
+        """Raw ``[N, L]`` model scores for already-validated texts (e.g. explanation spans)."""
+        return model.scorer.score(texts)
+
+    def _explain(self, model: LoadedModel, items: Sequence[ModerationItem], labels: Sequence[str]) -> list[list[Span]]:
+        top_k = self.limits.explain_top_k
+        return [model.explainer.explain(item.text, labels, top_k=top_k) for item in items]
+
+    def _submit(self, outcome: ModerationOutcome, source: str) -> None:
+        flagged_rows = np.flatnonzero(outcome.decisions.decision > 0)
+        if flagged_rows.size == 0:
+            return
+        try:
+            now = datetime.now(UTC)
+            scores = outcome.score_dicts()
+            flagged: list[FlaggedItem] = []
+            for i in flagged_rows.tolist():
+                item = outcome.items[i]
+                spans = outcome.spans[i] if outcome.spans is not None else []
+                flagged.append(
+                    FlaggedItem(
+                        item_id=item.id,
+                        text=item.text,
+                        scores=scores[i],
+                        decision=outcome.decision(i),
+                        triggered=tuple(outcome.triggered(i)),
+                        model_name=outcome.model.name,
+                        model_version=outcome.model.version,
+                        source_client=source,
+                        created_at=now,
+                        thread_id=item.thread_id,
+                        parent_id=item.parent_id,
+                        author_id=item.author_id,
+                        spans=tuple(span.as_dict() for span in spans),
+                    )
+                )
+            self.sink.submit(flagged)
+        except Exception:  # the review queue must never fail a moderation response
+            logger.exception("review sink failed; moderation result unaffected")

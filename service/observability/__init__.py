@@ -1,0 +1,1 @@
+"""Structured JSON logging with request ids, Prometheus metrics and the request middleware."""

@@ -1,0 +1,132 @@
+"""Prometheus metrics: requests and latency per endpoint, items per label and decision, model version.
+
+Each app owns a :class:`Metrics` with its own registry (no globals, so tests can build many apps). With
+``--workers N`` every process writes to ``PROMETHEUS_MULTIPROC_DIR`` (set by ``threadguard serve`` before
+the workers start) and ``/metrics`` aggregates all workers through prometheus_client's multiprocess
+collector, whichever worker answers the scrape.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import numpy as np
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+from service.core.policy import DECISIONS
+
+if TYPE_CHECKING:
+    from service.core.model_holder import LoadedModel
+    from service.core.moderation import ModerationOutcome
+
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.0075,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class Metrics:
+    """The service's metric families and the hooks that update them."""
+
+    def __init__(self) -> None:
+        # no *_created series: they double the exposition size and dashboards do not use them (process-wide)
+        disable_created_metrics()
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        reg = self.registry
+        self.requests = Counter(
+            "threadguard_http_requests",
+            "HTTP requests by endpoint and status.",
+            ["endpoint", "method", "status"],
+            registry=reg,
+        )
+        self.latency = Histogram(
+            "threadguard_http_request_duration_seconds",
+            "Request latency by endpoint (server side).",
+            ["endpoint", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.items = Counter(
+            "threadguard_items",
+            "Moderated items by API and overall decision.",
+            ["api", "decision"],
+            registry=reg,
+        )
+        self.label_decisions = Counter(
+            "threadguard_label_decisions",
+            "Moderated items by label and that label's own decision level.",
+            ["label", "decision"],
+            registry=reg,
+        )
+        self.model_info = Gauge(
+            "threadguard_model_info",
+            "The model being served (value 1).",
+            ["name", "version"],
+            registry=reg,
+            multiprocess_mode="liveall",
+        )
+        self.reloads = Counter(
+            "threadguard_model_reloads",
+            "Model (re)loads by result.",
+            ["result"],
+            registry=reg,
+        )
+
+    def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(endpoint, method, str(status)).inc()
+        self.latency.labels(endpoint, method).observe(seconds)
+
+    def observe_outcome(self, api: str, outcome: ModerationOutcome) -> None:
+        """Per-decision and per-(label, decision) counts; at most 3 x labels increments per batch."""
+        decision_counts = np.bincount(outcome.decisions.decision, minlength=len(DECISIONS))
+        for level, name in enumerate(DECISIONS):
+            if decision_counts[level]:
+                self.items.labels(api, name).inc(int(decision_counts[level]))
+        levels = outcome.decisions.levels
+        for j, label in enumerate(outcome.labels):
+            counts = np.bincount(levels[:, j], minlength=len(DECISIONS))
+            for level, name in enumerate(DECISIONS):
+                if counts[level]:
+                    self.label_decisions.labels(label, name).inc(int(counts[level]))
+
+    def model_swapped(self, old: LoadedModel | None, new: LoadedModel) -> None:
+        if old is not None and (old.name, old.version) != (new.name, new.version):
+            self.model_info.labels(old.name, old.version).set(0)
+        self.model_info.labels(new.name, new.version).set(1)
+
+    def reload_result(self, ok: bool) -> None:
+        self.reloads.labels("success" if ok else "failure").inc()
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text: this process's registry, or all workers' in multiprocess mode."""
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,92 @@
+"""Review queue and reviewer console.
+
+Flagged items reach the queue through the :class:`~service.core.review_sink.ReviewSink` this package returns
+from :func:`install_review`; reviewers work through it in the console under ``/console``; their decisions
+become training data through ``threadguard export-labels``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from service.core.review_sink import NullReviewSink, ReviewSink
+from service.review.context import APP_STATE_KEY, ReviewContext
+from service.review.db import make_engine, make_session_factory, migrate
+from service.review.settings import ReviewSettings
+from service.review.spill import SpillFile
+from service.review.writer import ReviewQueueWriter
+
+__all__ = ["ReviewQueueWriter", "ReviewSettings", "build_writer", "install_review"]
+
+log = logging.getLogger(__name__)
+
+#: longest wait at application start for the first migration attempt (a hanging database, not a refusing one)
+STARTUP_WAIT_SECONDS = 10.0
+
+
+def build_writer(settings: ReviewSettings, engine: Engine | None = None) -> ReviewQueueWriter:
+    """A writer for ``settings`` that migrates the database before its first write. Not started."""
+    engine = engine or make_engine(settings.database_url)
+    return ReviewQueueWriter(
+        engine,
+        SpillFile(settings.review_spill_path),
+        store_decisions=settings.review_store_decisions,
+        buffer_size=settings.review_buffer_size,
+        batch_size=settings.review_batch_size,
+        flush_interval=settings.review_flush_interval_seconds,
+        retry_max=settings.review_retry_max_seconds,
+        shutdown_timeout=settings.review_shutdown_timeout_seconds,
+        prepare=migrate,
+    )
+
+
+def install_review(app: FastAPI, settings: ReviewSettings | None = None) -> ReviewSink:
+    """Mount the console under ``/console``, run the queue writer for the app's lifetime, return the sink.
+
+    The writer starts (and migrates the database) when the app starts and drains or spills its buffer when it
+    stops. If the database is unreachable at start the app starts anyway: moderation never waits for the
+    review queue, items are buffered, and the console answers 503 until the database is there.
+    """
+    settings = settings or ReviewSettings()
+    if not settings.review_enabled:
+        return NullReviewSink()
+    engine = make_engine(settings.database_url)
+    writer = build_writer(settings, engine)
+    context = ReviewContext(
+        settings=settings, engine=engine, sessions=make_session_factory(engine), writer=writer
+    )
+    setattr(app.state, APP_STATE_KEY, context)
+
+    from service.review.console import router  # imported late: templates load only when the console is used
+
+    app.include_router(router)
+    _wrap_lifespan(app, context)
+    return writer
+
+
+def _wrap_lifespan(app: FastAPI, context: ReviewContext) -> None:
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        context.writer.start()
+        # wait for the first migration attempt only: a reachable database is ready before the first request,
+        # an unreachable one does not delay moderation (the writer keeps retrying in the background)
+        await anyio.to_thread.run_sync(context.writer.first_attempt_done.wait, STARTUP_WAIT_SECONDS)
+        if not context.writer.ready.is_set():
+            log.warning("review database not reachable at start; moderation runs, the queue buffers")
+        try:
+            async with inner(application) as state:
+                yield state
+        finally:
+            await anyio.to_thread.run_sync(context.writer.stop)
+            context.engine.dispose()
+
+    app.router.lifespan_context = lifespan
