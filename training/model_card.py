@@ -122,7 +122,8 @@ Latency on the build machine (one thread, this bundle): {latency.get('single_ms_
 comment, {latency.get('batch100_ms_p50', '–')} ms per batch of 100 (median).
 
 ## Validation (own split carved from the training sources; official test splits are withheld)
-Thresholds: `review` = highest score keeping recall ≥ {m['training']['threshold_rule']['review_recall']};
+Thresholds: `review` = highest score keeping recall ≥ {m['training']['threshold_rule']['review_recall']}, raised
+where needed so that review precision is at least {m['training']['threshold_rule'].get('review_min_precision', 0)};
 `block` = lowest score with precision ≥ {m['training']['threshold_rule']['block_precision']} over at least
 {m['training']['threshold_rule']['min_block_support']} items (`–`: never reached, the label does not block on its own).
 Precision depends on each source's base rate; the pooled validation mix is not any one platform's.

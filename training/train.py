@@ -71,6 +71,7 @@ def _thresholds(config: TrainingConfig, val: pd.DataFrame, scores: np.ndarray) -
     raw = config.thresholds
     rule = ThresholdRule(
         review_recall=float(raw.get("review_recall", 0.8)),
+        review_min_precision=float(raw.get("review_min_precision", 0.3)),
         block_precision=float(raw.get("block_precision", 0.9)),
         min_block_support=int(raw.get("min_block_support", 20)),
     )
