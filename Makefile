@@ -38,9 +38,11 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy threadguard training service
 
-## retrain the default model from ../shared/data (override with THREADGUARD_DATA_ROOT)
+## retrain the default model from ../shared/data (override with THREADGUARD_DATA_ROOT) as a candidate version
+VERSION ?= $(shell date +%Y.%m.%d)
 train: $(VENV)/.installed-dev
-	$(BIN)/threadguard train --config training/configs/default.toml --out models/threadguard-ngram/candidate
+	$(BIN)/threadguard train --config training/configs/default.toml --version $(VERSION) \
+		--out models/threadguard-ngram/candidate-$(VERSION)
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_onnx.py

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 REGISTRARS: tuple[str, ...] = (
     "training.cli",
     "service.cli",
+    "service.review.cli",
 )
 
 
