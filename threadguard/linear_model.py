@@ -54,12 +54,13 @@ def tfidf_from_counts(
     idf: np.ndarray,
     params: FeaturizerParams,
 ) -> TfidfRows:
-    """Sublinear TF x IDF per (row, family, id) count, L2-normalised within each (row, family), times the
-    family weight. Each (row, family, id) must appear once."""
+    """TF x IDF per (row, family, id) count, divided by the L2 norm over occurrences within each (row, family)
+    (see FeaturizerParams), times the family weight. Each (row, family, id) must appear once."""
     segments = rows * 2 + families
-    tf = 1.0 + np.log(counts) if params.sublinear_tf else np.asarray(counts, dtype=np.float64)
-    values = tf * idf[ids]
-    sums = np.bincount(segments, weights=values * values, minlength=2 * n_rows)
+    counts = np.asarray(counts, dtype=np.float64)
+    weights = idf[ids]
+    values = counts * weights
+    sums = np.bincount(segments, weights=counts * weights * weights, minlength=2 * n_rows)
     norms = np.sqrt(sums[segments])
     family_weights = np.asarray(params.family_weights, dtype=np.float64)[families]
     values = np.divide(values, norms, out=np.zeros_like(values), where=norms > 0) * family_weights

@@ -111,8 +111,13 @@ class _GraphBuilder:
 INT_MAX_64 = INT64_MAX
 
 
-def _normalised_stream(g: _GraphBuilder) -> tuple[str, str, str]:
-    """text [N] -> (codes [T], flags [T], n_rows as [1]); mirrors featurizer/stream.py."""
+def _powers_mod(count: int) -> np.ndarray:
+    """HASH_BASE**e mod HASH_MODULUS for e in 0..count-1 (exact: Python integers)."""
+    return np.array([pow(HASH_BASE, e, HASH_MODULUS) for e in range(count)], dtype=np.int64)
+
+
+def _normalised_stream(g: _GraphBuilder) -> tuple[str, str]:
+    """text [N] -> (codes [T], flags [T]); mirrors featurizer/stream.py."""
     chars = g.op("Tokenizer", [ONNX_INPUT_NAME], "chars", domain="com.microsoft", mark=0, mincharnum=1,
                  pad_value=PAD_TOKEN, separators=[""])
     keys, values = table_entries()
@@ -167,22 +172,19 @@ def _normalised_stream(g: _GraphBuilder) -> tuple[str, str, str]:
     run3 = g.op("Or", [g.op("And", [at(letter, -3), at(space, -4)]), g.op("And", [at(letter, 3), at(space, 4)])])
     drop = g.op("And", [space, g.op("And", [between, run3])])
     codes, flags = g.compress_all(g.op("Not", [drop]), codes, flags)
-    return codes, flags, n_rows
+    return codes, flags
 
 
 def _ngram_keys(g: _GraphBuilder, codes: str, flags: str, char_min: int, char_max: int, word_max: int,
-                max_word_chars: int) -> tuple[str, str, str]:
-    """(keys, rows, families) of every n-gram occurrence; mirrors featurizer/ngrams.py."""
+                max_word_chars: int) -> tuple[str, str, list[int]]:
+    """Every n-gram kind at every stream position: (keys [T, K], valid [T, K], family of each kind).
+
+    Kinds are the character n-gram lengths, then word unigrams and bigrams (anchored at the word's first
+    character). Keeping occurrences in stream order keeps them sorted by text, which lets the scorer sum per
+    text with CumSum instead of scatter reductions. Mirrors featurizer/ngrams.py.
+    """
     is_sep = g.op("Equal", [codes, g.const(SEP_CODE)], "is_sep")
-    row = g.op("Sub", [g.op("CumSum", [g.op("Cast", [is_sep], to=TensorProto.INT64), g.const(0)]),
-                       g.const(1)], "row")
-    keys, rows, families = [], [], []
-
-    def add_part(part_keys: str, part_rows: str, family: int) -> None:
-        keys.append(part_keys)
-        rows.append(part_rows)
-        families.append(g.op("Expand", [g.const([family]), g.op("Shape", [part_keys])], "family"))
-
+    keys, valids, families = [], [], []
     sep = g.const([SEP_CODE])
     partial = g.op("Expand", [g.const([SALT_CHAR]), g.op("Shape", [codes])], "partial")
     valid = g.op("Not", [is_sep])
@@ -192,9 +194,9 @@ def _ngram_keys(g: _GraphBuilder, codes: str, flags: str, char_min: int, char_ma
             valid = g.op("And", [valid, g.op("Not", [g.op("Equal", [last, g.const(SEP_CODE)])])])
         partial = g.fold(partial, last)
         if n >= char_min:
-            key = g.fold(partial, g.const(n))
-            part_keys, part_rows = g.compress_all(valid, key, row)
-            add_part(part_keys, part_rows, FAMILY_CHAR)
+            keys.append(g.fold(partial, g.const(n)))
+            valids.append(valid)
+            families.append(FAMILY_CHAR)
 
     if word_max >= 1:
         false = g.const([False], dtype=np.bool_)
@@ -205,70 +207,110 @@ def _ngram_keys(g: _GraphBuilder, codes: str, flags: str, char_min: int, char_ma
         ends = g.op("Reshape", [g.op("NonZero", [ends_mask]), g.const([-1])], "ends")
         lengths = g.op("Add", [g.op("Sub", [ends, starts]), g.const(1)], "lengths")
         last_index = g.op("Sub", [g.op("Size", [codes]), g.const(1)], "last_index")
-        hashes = g.op("Expand", [g.const([SALT_WORD]), g.op("Shape", [starts])], "word_hash")
-        for k in range(max_word_chars):
-            position = g.op("Min", [g.op("Add", [starts, g.const(k)]), last_index], "pos")
-            folded = g.fold(hashes, g.op("Gather", [codes, position], axis=0))
-            hashes = g.op("Where", [g.op("Less", [g.const(k), lengths]), folded, hashes], "word_hash")
-        word_rows = g.op("Gather", [row, starts], "word_rows", axis=0)
-        add_part(hashes, word_rows, FAMILY_WORD)
+        # closed form of the sequential fold over a word's first max_word_chars codes:
+        #   salt * P^len + sum_k c_k * P^(len-1-k)  (mod M), every product < 2**63 because P^e is reduced mod M
+        offsets = g.const(np.arange(max_word_chars, dtype=np.int64).reshape(1, -1))
+        capped = g.op("Min", [lengths, g.const(max_word_chars)], "capped")
+        capped_col = g.op("Unsqueeze", [capped, g.const([1])], "capped_col")
+        positions = g.op("Min", [g.op("Add", [g.op("Unsqueeze", [starts, g.const([1])]), offsets]), last_index], "pos")
+        inside = g.op("Less", [offsets, capped_col], "inside")
+        word_codes = g.op("Where", [inside, g.op("Gather", [codes, positions], axis=0), g.const(0)], "word_codes")
+        exponents = g.op("Max", [g.op("Sub", [g.op("Sub", [capped_col, g.const(1)]), offsets]), g.const(0)], "exp")
+        powers = g.const(_powers_mod(max_word_chars + 1), name="word_hash_powers")
+        terms = g.op("Mod", [g.op("Mul", [word_codes, g.op("Gather", [powers, exponents], axis=0)]),
+                             g.const(HASH_MODULUS)], "terms")
+        salted = g.op("Mul", [g.op("Gather", [powers, capped], axis=0), g.const(SALT_WORD)], "salted")
+        total = g.op("Add", [g.op("ReduceSum", [terms, g.const([1])], keepdims=0), salted], "word_sum")
+        hashes = g.op("Mod", [total, g.const(HASH_MODULUS)], "word_hash")
+        # back onto stream positions; word starts are distinct, so this scatter has no reduction and no race
+        zeros = g.op("Expand", [g.const([0]), g.op("Shape", [codes])], "no_key")
+        keys.append(g.op("ScatterElements", [zeros, starts, hashes], "word_keys", axis=0))
+        valids.append(starts_mask)
+        families.append(FAMILY_WORD)
         if word_max >= 2:
             zero, minus_one, one, end = g.const([0]), g.const([-1]), g.const([1]), g.const([INT_MAX_64])
-            first, second = (g.op("Slice", [hashes, zero, minus_one]), g.op("Slice", [hashes, one, end]))
-            row_a, row_b = (g.op("Slice", [word_rows, zero, minus_one]), g.op("Slice", [word_rows, one, end]))
-            same_row = g.op("Equal", [row_a, row_b])
-            bigram = g.fold(g.fold(g.op("Expand", [g.const([SALT_WORD_BIGRAM]), g.op("Shape", [first])]), first),
-                            second)
-            part_keys, part_rows = g.compress_all(same_row, bigram, row_a)
-            add_part(part_keys, part_rows, FAMILY_WORD)
+            first, second = g.op("Slice", [hashes, zero, minus_one]), g.op("Slice", [hashes, one, end])
+            # two consecutive words are in the same text when no separator lies between them
+            separators_before = g.op("CumSum", [g.op("Cast", [is_sep], to=TensorProto.INT64), g.const(0)])
+            word_rows = g.op("Gather", [separators_before, starts], axis=0)
+            same_row = g.op("Equal", [g.op("Slice", [word_rows, zero, minus_one]),
+                                      g.op("Slice", [word_rows, one, end])])
+            salt = g.op("Expand", [g.const([SALT_WORD_BIGRAM]), g.op("Shape", [first])])
+            bigrams = g.fold(g.fold(salt, first), second)
+            anchors = g.op("Slice", [starts, zero, minus_one], "bigram_anchor")
+            keys.append(g.op("ScatterElements", [zeros, anchors, bigrams], "bigram_keys", axis=0))
+            no_bigram = g.op("Expand", [false, g.op("Shape", [codes])])
+            valids.append(g.op("ScatterElements", [no_bigram, anchors, same_row], "bigram_valid", axis=0))
+            families.append(FAMILY_WORD)
 
-    return (g.op("Concat", keys, "keys", axis=0), g.op("Concat", rows, "key_rows", axis=0),
-            g.op("Concat", families, "key_families", axis=0))
+    stack = lambda items, hint: g.op("Concat", [g.op("Unsqueeze", [x, g.const([1])]) for x in items],  # noqa: E731
+                                     hint, axis=1)
+    return stack(keys, "keys"), stack(valids, "valid"), families
+
+
+def _row_sums(g: _GraphBuilder, values: str, boundaries: str, width: int | None) -> str:
+    """Per-text sums of row-sorted ``values`` ([H] or [H, width]) given each text's [start, end) as indices
+    into ``values`` (``boundaries`` [N + 1]): differences of a zero-prefixed CumSum, in float64."""
+    prefix_shape = [1] if width is None else [1, width]
+    cumulative = g.op("Concat", [g.const(np.zeros(prefix_shape), np.float64),
+                                 g.op("CumSum", [values, g.const(0)])], "cumulative", axis=0)
+    zero, minus_one, one, end = g.const([0]), g.const([-1]), g.const([1]), g.const([INT_MAX_64])
+    upper = g.op("Gather", [cumulative, g.op("Slice", [boundaries, one, end])], axis=0)
+    lower = g.op("Gather", [cumulative, g.op("Slice", [boundaries, zero, minus_one])], axis=0)
+    return g.op("Sub", [upper, lower], "row_sums")
 
 
 def build_onnx(model: LinearNgramModel) -> onnx.ModelProto:
     """The complete scoring graph for ``model``."""
     params = model.params
     g = _GraphBuilder()
-    codes, flags, n_rows = _normalised_stream(g)
-    keys, rows, families = _ngram_keys(g, codes, flags, params.char_ngram_min, params.char_ngram_max,
-                                       params.word_ngram_max, params.max_word_chars)
-
-    vocab_size = max(int(model.vocabulary.size), 1)
-    ids = g.op("LabelEncoder", [keys], "ids", domain="ai.onnx.ml", name=ONNX_VOCABULARY_NODE,
+    codes, flags = _normalised_stream(g)
+    keys, valid, kind_families = _ngram_keys(g, codes, flags, params.char_ngram_min, params.char_ngram_max,
+                                             params.word_ngram_max, params.max_word_chars)
+    kinds = len(kind_families)
+    flat_keys = g.op("Reshape", [keys, g.const([-1])], "flat_keys")
+    ids = g.op("LabelEncoder", [flat_keys], "ids", domain="ai.onnx.ml", name=ONNX_VOCABULARY_NODE,
                keys_int64s=model.vocabulary.astype(np.int64).tolist(),
                values_int64s=list(range(model.vocabulary.size)), default_int64=-1)
-    hit = g.op("GreaterOrEqual", [ids, g.const(0)], "hit")
-    ids, rows, families = g.compress_all(hit, ids, rows, families)
-    segments = g.op("Add", [g.op("Mul", [rows, g.const(2)]), families], "segments")
-    composite = g.op("Add", [g.op("Mul", [segments, g.const(vocab_size)]), ids], "composite")
-    unique, _, _, counts = g.op_multi("Unique", [composite], 4, "unique", sorted=1)
-    segments = g.op("Div", [unique, g.const(vocab_size)], "segment")
-    ids = g.op("Mod", [unique, g.const(vocab_size)], "id")
+    hit = g.op("And", [g.op("Reshape", [valid, g.const([-1])]), g.op("GreaterOrEqual", [ids, g.const(0)])], "hit")
+    n_positions = g.op("Shape", [codes])
+    families = g.op("Reshape", [g.op("Expand", [g.const(np.array([kind_families], dtype=np.int64)),
+                                                 g.op("Concat", [n_positions, g.const([kinds])], axis=0)]),
+                                g.const([-1])], "kind_family")
+    ids, families = g.compress_all(hit, ids, families)
 
-    tf = g.op("Cast", [counts], to=TensorProto.FLOAT)
-    if params.sublinear_tf:
-        tf = g.op("Add", [g.op("Log", [tf]), g.const(1.0, np.float32)], "tf")
+    # where each text's hits start and end: texts begin at their separator, hits stay in stream order
+    separators = g.op("Reshape", [g.op("NonZero", [g.op("Equal", [codes, g.const(SEP_CODE)])]), g.const([-1])])
+    hits_before = g.op("Concat", [g.const([0]), g.op("CumSum", [g.op("Cast", [hit], to=TensorProto.INT64),
+                                                                 g.const(0)])], "hits_before", axis=0)
+    boundaries = g.op("Gather", [hits_before, g.op("Mul", [separators, g.const(kinds)])], "boundaries", axis=0)
+    hit_rows = g.op("Sub", [g.op("CumSum", [g.op("Cast", [g.op("Equal", [codes, g.const(SEP_CODE)])],
+                                                  to=TensorProto.INT64), g.const(0)]), g.const(1)], "position_row")
+    positions_of_hits = g.op("Div", [g.op("Reshape", [g.op("NonZero", [hit]), g.const([-1])]), g.const(kinds)])
+    rows = g.op("Gather", [hit_rows, positions_of_hits], "hit_rows", axis=0)
+
+    # x_j = c_j idf_j / sqrt(sum_k c_k idf_k^2) per (text, family) == a sum over occurrences of idf / norm
+    # (see FeaturizerParams); sums run in float64 so that 20 KB comments stay within 1e-6 of the reference
     idf = g.const(model.idf.astype(np.float32), np.float32, name=ONNX_IDF)
-    values = g.op("Mul", [tf, g.op("Gather", [idf, ids], axis=0)], "tfidf")
-    n_segments = g.op("Mul", [n_rows, g.const([2])], "n_segments")
-    zeros = g.op("ConstantOfShape", [n_segments], value=numpy_helper.from_array(np.zeros(1, np.float32)))
-    sums = g.op("ScatterElements", [zeros, segments, g.op("Mul", [values, values])], "sumsq", axis=0,
-                reduction="add")
-    norms = g.op("Sqrt", [g.op("Gather", [sums, segments], axis=0)], "norms")
-    family_weights = g.const(np.asarray(params.family_weights, np.float32), np.float32, name=ONNX_FAMILY_WEIGHTS)
-    scale = g.op("Gather", [family_weights, g.op("Mod", [segments, g.const(2)])], axis=0)
+    values = g.op("Cast", [g.op("Gather", [idf, ids], axis=0)], "idf_values", to=TensorProto.DOUBLE)
+    squares = g.op("Mul", [values, values])
+    is_word = g.op("Cast", [families], to=TensorProto.DOUBLE)
+    word_sq = _row_sums(g, g.op("Mul", [squares, is_word]), boundaries, None)
+    char_sq = _row_sums(g, g.op("Sub", [squares, g.op("Mul", [squares, is_word])]), boundaries, None)
+    norms = g.op("Sqrt", [g.op("Where", [g.op("Cast", [families], to=TensorProto.BOOL),
+                                         g.op("Gather", [word_sq, rows], axis=0),
+                                         g.op("Gather", [char_sq, rows], axis=0)])], "norms")
+    family_weights = g.const(np.asarray(params.family_weights, np.float64), np.float64, name=ONNX_FAMILY_WEIGHTS)
+    scale = g.op("Gather", [family_weights, families], axis=0)
     values = g.op("Mul", [g.op("Div", [values, norms]), scale], "x")
 
     weights = g.const(model.weights.astype(np.float32), np.float32, name=ONNX_WEIGHTS)
-    contributions = g.op("Mul", [g.op("Gather", [weights, ids], axis=0),
-                                 g.op("Unsqueeze", [values, g.const([1])])], "contrib")
-    bias = g.const(model.bias.astype(np.float32).reshape(1, -1), np.float32, name=ONNX_BIAS)
-    out_shape = g.op("Concat", [n_rows, g.const([len(model.labels)])], axis=0)
-    logits = g.op("ScatterND", [g.op("Expand", [bias, out_shape]),
-                                g.op("Unsqueeze", [g.op("Div", [segments, g.const(2)]), g.const([1])]),
-                                contributions], "logits", reduction="add")
-    g.nodes.append(helper.make_node("Sigmoid", [logits], [ONNX_OUTPUT_NAME], name="scores"))
+    gathered = g.op("Cast", [g.op("Gather", [weights, ids], axis=0)], "weight_rows", to=TensorProto.DOUBLE)
+    contributions = g.op("Mul", [gathered, g.op("Unsqueeze", [values, g.const([1])])], "contrib")
+    bias = g.const(model.bias.astype(np.float64).reshape(1, -1), np.float64, name=ONNX_BIAS)
+    logits = g.op("Add", [_row_sums(g, contributions, boundaries, len(model.labels)), bias], "logits")
+    probabilities = g.op("Sigmoid", [logits], "probabilities")
+    g.nodes.append(helper.make_node("Cast", [probabilities], [ONNX_OUTPUT_NAME], name="scores", to=TensorProto.FLOAT))
 
     graph = helper.make_graph(
         g.nodes, "threadguard_ngram",

@@ -110,7 +110,7 @@ about people rather than comments, and any use without human review of `review` 
 Hashed character n-grams ({featurizer['char_ngram_min']}–{featurizer['char_ngram_max']}) and word uni/bigrams
 over a normalised character stream (case folding, accent stripping, compatibility forms, confusable letters,
 zero-width characters removed, leetspeak next to letters, squeezed repeats, joined s p a c e d letters);
-sublinear TF-IDF, L2-normalised per family; vocabulary {featurizer.get('vocabulary_size', 0):,} n-grams.
+TF-IDF normalised by the L2 norm over occurrences per family (no sort needed in ONNX); vocabulary {featurizer.get('vocabulary_size', 0):,} n-grams.
 One logistic regression per label, trained only on rows whose source annotates that label (an unannotated
 label is unknown, not negative), with per-source intercepts absorbed during training and sources re-weighted
 (`source_balance` = {m['training']['settings']['source_balance']}) so that no single platform's base rate is

@@ -19,7 +19,7 @@ from training.ngram_counts import NgramCounts
 
 
 class HashedNgramVectorizer(TransformerMixin, BaseEstimator):
-    """Texts -> sparse sublinear TF-IDF over hashed character and word n-grams."""
+    """Texts -> sparse TF-IDF (L2 over occurrences, see FeaturizerParams) over hashed character and word n-grams."""
 
     def __init__(
         self,

@@ -91,9 +91,26 @@ def test_trainer_matrix_path_matches_onnx() -> None:
 def test_graph_has_no_locale_dependent_or_dense_ops() -> None:
     graph = build_onnx(_random_model(["some text", "more text"])).graph
     op_types = {node.op_type for node in graph.node}
-    assert "StringNormalizer" not in op_types
-    assert "TfIdfVectorizer" not in op_types
-    assert {"LabelEncoder", "Unique", "ScatterND"} <= op_types
+    assert "StringNormalizer" not in op_types  # needs a locale
+    assert "TfIdfVectorizer" not in op_types  # dense [N, |V|] output
+    assert not {"Unique", "TopK", "Loop"} & op_types  # grouping/sorting or loops cost super-linearly here
+    # scatter reductions race in onnxruntime with several threads; per-text sums are CumSum differences
+    assert not any(node.op_type.startswith("Scatter") and any(a.name == "reduction" for a in node.attribute)
+                   for node in graph.node)
+    assert {"Tokenizer", "LabelEncoder", "CumSum"} <= op_types
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_parity_holds_with_several_threads(threads: int) -> None:
+    """Scores do not depend on onnxruntime's intra-op parallelism (repeated runs, big batch)."""
+    texts = ADVERSARIAL_TEXTS * 4
+    model = _random_model(ADVERSARIAL_TEXTS)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(export_bytes(model), options, providers=["CPUExecutionProvider"])
+    reference = model.predict_proba(texts)
+    for _ in range(5):
+        assert np.abs(_run(session, texts) - reference).max() <= TOLERANCE
 
 
 NO_LOCALE_SCRIPT = """

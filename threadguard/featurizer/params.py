@@ -21,18 +21,23 @@ FAMILY_WORD = 1
 FAMILIES = ("char", "word")
 
 FEATURIZER_KIND = "hashed-ngram-tfidf"
-FEATURIZER_VERSION = 1
+FEATURIZER_VERSION = 2  # 2: raw TF with L2 over occurrences (1 used sublinear TF, which needs a sort in ONNX)
 
 
 @dataclass(frozen=True)
 class FeaturizerParams:
-    """What the featurizer extracts. Stored in the manifest; the ONNX graph is built from the same values."""
+    """What the featurizer extracts. Stored in the manifest; the ONNX graph is built from the same values.
+
+    Feature values are TF x IDF normalised by the L2 norm *over occurrences*: ``x_j = c_j idf_j / sqrt(sum_k
+    c_k idf_k^2)`` within each (text, family). Every term is a sum over n-gram occurrences, so the ONNX graph
+    needs no grouping or sorting (onnxruntime's ``Unique`` measured ~80% of batch time); for n-grams that occur
+    once — nearly all of them in a comment — it equals the usual L2-normalised TF-IDF.
+    """
 
     char_ngram_min: int = 2
     char_ngram_max: int = 5
     word_ngram_max: int = 2
     max_word_chars: int = 20
-    sublinear_tf: bool = True
     family_weights: tuple[float, float] = field(default=(1.0, 1.0))
 
     def __post_init__(self) -> None:
@@ -59,8 +64,8 @@ class FeaturizerParams:
     def from_manifest(cls, data: dict[str, Any]) -> FeaturizerParams:
         if data.get("kind") != FEATURIZER_KIND:
             raise ValueError(f"featurizer kind {data.get('kind')!r} is not {FEATURIZER_KIND!r}")
-        if int(data.get("version", 0)) > FEATURIZER_VERSION:
-            raise ValueError(f"featurizer version {data.get('version')} is newer than this code")
+        if int(data.get("version", 0)) != FEATURIZER_VERSION:
+            raise ValueError(f"featurizer version {data.get('version')} is not this code's {FEATURIZER_VERSION}")
         hash_info = data.get("hash", {})
         if hash_info and (hash_info.get("base"), hash_info.get("modulus")) != (HASH_BASE, HASH_MODULUS):
             raise ValueError("featurizer hash constants differ from this code's")
