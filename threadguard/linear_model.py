@@ -20,10 +20,8 @@ if TYPE_CHECKING:
 
 # names inside model.onnx that hold the model's numbers (written by training/export.py)
 ONNX_VOCABULARY_NODE = "vocabulary_lookup"
-ONNX_IDF = "idf"
-ONNX_WEIGHTS = "weights"
+ONNX_WEIGHTS = "weights"  # [V, L + 1] float32: idf * weights, then idf^2 as the last column
 ONNX_BIAS = "bias"
-ONNX_FAMILY_WEIGHTS = "family_weights"
 
 
 @dataclass(frozen=True)
@@ -135,12 +133,14 @@ class LinearNgramModel:
             vocabulary = numpy_helper.to_array(keys_attr.t).astype(np.int64)
         else:
             vocabulary = np.asarray(keys_attr.ints, dtype=np.int64)
+        table = initializers[ONNX_WEIGHTS].astype(np.float64)
+        idf = np.sqrt(table[:, -1])
         return cls(
             params=params,
             labels=tuple(labels),
             vocabulary=vocabulary,
-            idf=initializers[ONNX_IDF].astype(np.float64),
-            weights=initializers[ONNX_WEIGHTS],
+            idf=idf,
+            weights=table[:, :-1] / idf[:, None],
             bias=initializers[ONNX_BIAS].astype(np.float64).reshape(-1),
         )
 

@@ -42,8 +42,6 @@ from threadguard.featurizer.params import (
 from threadguard.featurizer.stream import SEP_CODE
 from threadguard.linear_model import (
     ONNX_BIAS,
-    ONNX_FAMILY_WEIGHTS,
-    ONNX_IDF,
     ONNX_VOCABULARY_NODE,
     ONNX_WEIGHTS,
     LinearNgramModel,
@@ -248,11 +246,10 @@ def _ngram_keys(g: _GraphBuilder, codes: str, flags: str, char_min: int, char_ma
     return stack(keys, "keys"), stack(valids, "valid"), families
 
 
-def _row_sums(g: _GraphBuilder, values: str, boundaries: str, width: int | None) -> str:
-    """Per-text sums of row-sorted ``values`` ([H] or [H, width]) given each text's [start, end) as indices
-    into ``values`` (``boundaries`` [N + 1]): differences of a zero-prefixed CumSum, in float64."""
-    prefix_shape = [1] if width is None else [1, width]
-    cumulative = g.op("Concat", [g.const(np.zeros(prefix_shape), np.float64),
+def _row_sums(g: _GraphBuilder, values: str, boundaries: str, width: int) -> str:
+    """Per-text sums of row-sorted ``values`` [H, width] given each text's [start, end) as indices into
+    ``values`` (``boundaries`` [N + 1]): differences of a zero-prefixed CumSum, in float64."""
+    cumulative = g.op("Concat", [g.const(np.zeros((1, width)), np.float64),
                                  g.op("CumSum", [values, g.const(0)])], "cumulative", axis=0)
     zero, minus_one, one, end = g.const([0]), g.const([-1]), g.const([1]), g.const([INT_MAX_64])
     upper = g.op("Gather", [cumulative, g.op("Slice", [boundaries, one, end])], axis=0)
@@ -277,38 +274,36 @@ def build_onnx(model: LinearNgramModel) -> onnx.ModelProto:
     families = g.op("Reshape", [g.op("Expand", [g.const(np.array([kind_families], dtype=np.int64)),
                                                  g.op("Concat", [n_positions, g.const([kinds])], axis=0)]),
                                 g.const([-1])], "kind_family")
-    ids, families = g.compress_all(hit, ids, families)
-
-    # where each text's hits start and end: texts begin at their separator, hits stay in stream order
+    # texts begin at their separator; hits stay in stream order, so each text's hits are contiguous
     separators = g.op("Reshape", [g.op("NonZero", [g.op("Equal", [codes, g.const(SEP_CODE)])]), g.const([-1])])
-    hits_before = g.op("Concat", [g.const([0]), g.op("CumSum", [g.op("Cast", [hit], to=TensorProto.INT64),
-                                                                 g.const(0)])], "hits_before", axis=0)
-    boundaries = g.op("Gather", [hits_before, g.op("Mul", [separators, g.const(kinds)])], "boundaries", axis=0)
-    hit_rows = g.op("Sub", [g.op("CumSum", [g.op("Cast", [g.op("Equal", [codes, g.const(SEP_CODE)])],
-                                                  to=TensorProto.INT64), g.const(0)]), g.const(1)], "position_row")
-    positions_of_hits = g.op("Div", [g.op("Reshape", [g.op("NonZero", [hit]), g.const([-1])]), g.const(kinds)])
-    rows = g.op("Gather", [hit_rows, positions_of_hits], "hit_rows", axis=0)
+    text_starts = g.op("Mul", [separators, g.const(kinds)], "text_starts")
 
-    # x_j = c_j idf_j / sqrt(sum_k c_k idf_k^2) per (text, family) == a sum over occurrences of idf / norm
-    # (see FeaturizerParams); sums run in float64 so that 20 KB comments stay within 1e-6 of the reference
-    idf = g.const(model.idf.astype(np.float32), np.float32, name=ONNX_IDF)
-    values = g.op("Cast", [g.op("Gather", [idf, ids], axis=0)], "idf_values", to=TensorProto.DOUBLE)
-    squares = g.op("Mul", [values, values])
-    is_word = g.op("Cast", [families], to=TensorProto.DOUBLE)
-    word_sq = _row_sums(g, g.op("Mul", [squares, is_word]), boundaries, None)
-    char_sq = _row_sums(g, g.op("Sub", [squares, g.op("Mul", [squares, is_word])]), boundaries, None)
-    norms = g.op("Sqrt", [g.op("Where", [g.op("Cast", [families], to=TensorProto.BOOL),
-                                         g.op("Gather", [word_sq, rows], axis=0),
-                                         g.op("Gather", [char_sq, rows], axis=0)])], "norms")
-    family_weights = g.const(np.asarray(params.family_weights, np.float64), np.float64, name=ONNX_FAMILY_WEIGHTS)
-    scale = g.op("Gather", [family_weights, families], axis=0)
-    values = g.op("Mul", [g.op("Div", [values, norms]), scale], "x")
-
-    weights = g.const(model.weights.astype(np.float32), np.float32, name=ONNX_WEIGHTS)
-    gathered = g.op("Cast", [g.op("Gather", [weights, ids], axis=0)], "weight_rows", to=TensorProto.DOUBLE)
-    contributions = g.op("Mul", [gathered, g.op("Unsqueeze", [values, g.const([1])])], "contrib")
+    # x_j = c_j idf_j / ||.|| per (text, family) with ||.||^2 = sum over occurrences of idf^2 (FeaturizerParams).
+    # So a text's logit is  bias + sum_f  w_f / ||.||_f * sum_{hits of family f} (idf * W)[id]. One table holds
+    # idf * W and, as its last column, idf^2: the per-hit work is one row gather and a running sum (CumSum in
+    # float64) — no per-hit multiply, no scatter.
+    labels = len(model.labels)
+    table = np.hstack([model.weights.astype(np.float64) * model.idf[:, None], (model.idf ** 2)[:, None]])
+    weights = g.const(table.astype(np.float32), np.float32, name=ONNX_WEIGHTS)
     bias = g.const(model.bias.astype(np.float64).reshape(1, -1), np.float64, name=ONNX_BIAS)
-    logits = g.op("Add", [_row_sums(g, contributions, boundaries, len(model.labels)), bias], "logits")
+    label_columns, norm_column = g.const([0]), g.const([labels])
+    logits = bias
+    for family in sorted(set(kind_families)):
+        in_family = g.op("And", [hit, g.op("Equal", [families, g.const(family)])], "in_family")
+        family_ids = g.op("Compress", [ids, in_family], "family_ids", axis=0)
+        hits_before = g.op("Concat", [g.const([0]), g.op("CumSum", [g.op("Cast", [in_family], to=TensorProto.INT64),
+                                                                     g.const(0)])], "hits_before", axis=0)
+        boundaries = g.op("Gather", [hits_before, text_starts], "boundaries", axis=0)
+        rows = g.op("Cast", [g.op("Gather", [weights, family_ids], axis=0)], "table_rows", to=TensorProto.DOUBLE)
+        sums = _row_sums(g, rows, boundaries, labels + 1)  # [N, L + 1]
+        squares = g.op("Squeeze", [g.op("Slice", [sums, norm_column, g.const([labels + 1]), g.const([1])]),
+                                   g.const([1])], "squares")
+        label_sums = g.op("Slice", [sums, label_columns, norm_column, g.const([1])], "label_sums")
+        scale = g.op("Where", [g.op("Greater", [squares, g.const(0.0, np.float64)]),
+                               g.op("Div", [g.const(float(params.family_weights[family]), np.float64),
+                                            g.op("Sqrt", [squares])]),
+                               g.const(0.0, np.float64)], "scale")
+        logits = g.op("Add", [logits, g.op("Mul", [label_sums, g.op("Unsqueeze", [scale, g.const([1])])])], "logits")
     probabilities = g.op("Sigmoid", [logits], "probabilities")
     g.nodes.append(helper.make_node("Cast", [probabilities], [ONNX_OUTPUT_NAME], name="scores", to=TensorProto.FLOAT))
 
