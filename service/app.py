@@ -188,8 +188,11 @@ async def _reload_logged(coordinator: ReloadCoordinator) -> object:
 
 
 def build_app(settings: Settings) -> FastAPI:
-    """The production app for ``threadguard serve`` (single process and every worker)."""
-    return create_app(settings)
+    """The production app for ``threadguard serve`` (single process and every worker): the API plus the
+    review queue and console (``THREADGUARD_REVIEW_ENABLED=false`` turns the queue off)."""
+    from service.review import install_review
+
+    return create_app(settings, review_installer=install_review)
 
 
 def app_from_env() -> FastAPI:

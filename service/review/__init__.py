@@ -10,20 +10,20 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
-
-import anyio.to_thread
-from fastapi import FastAPI
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any
 
 from service.core.review_sink import NullReviewSink, ReviewSink
-from service.review.context import APP_STATE_KEY, ReviewContext
-from service.review.db import make_engine, make_session_factory, migrate
 from service.review.settings import ReviewSettings
-from service.review.spill import SpillFile
-from service.review.writer import ReviewQueueWriter
 
-__all__ = ["ReviewQueueWriter", "ReviewSettings", "build_writer", "install_review"]
+if TYPE_CHECKING:  # the CLI imports this package too and needs neither FastAPI nor the writer
+    from fastapi import FastAPI
+    from prometheus_client import CollectorRegistry
+    from sqlalchemy import Engine
+
+    from service.review.context import ReviewContext
+    from service.review.writer import ReviewQueueWriter
+
+__all__ = ["ReviewSettings", "build_writer", "install_review"]
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,18 @@ log = logging.getLogger(__name__)
 STARTUP_WAIT_SECONDS = 10.0
 
 
-def build_writer(settings: ReviewSettings, engine: Engine | None = None) -> ReviewQueueWriter:
-    """A writer for ``settings`` that migrates the database before its first write. Not started."""
+def build_writer(
+    settings: ReviewSettings, engine: Engine | None = None, registry: CollectorRegistry | None = None
+) -> ReviewQueueWriter:
+    """A writer for ``settings`` that migrates the database before its first write. Not started.
+
+    Its metrics go to ``registry`` (default: prometheus_client's global registry).
+    """
+    from service.review.db import make_engine, migrate
+    from service.review.metrics import metrics_for
+    from service.review.spill import SpillFile
+    from service.review.writer import ReviewQueueWriter
+
     engine = engine or make_engine(settings.database_url)
     return ReviewQueueWriter(
         engine,
@@ -44,6 +54,7 @@ def build_writer(settings: ReviewSettings, engine: Engine | None = None) -> Revi
         retry_max=settings.review_retry_max_seconds,
         shutdown_timeout=settings.review_shutdown_timeout_seconds,
         prepare=migrate,
+        metrics=metrics_for(registry),
     )
 
 
@@ -53,25 +64,32 @@ def install_review(app: FastAPI, settings: ReviewSettings | None = None) -> Revi
     The writer starts (and migrates the database) when the app starts and drains or spills its buffer when it
     stops. If the database is unreachable at start the app starts anyway: moderation never waits for the
     review queue, items are buffered, and the console answers 503 until the database is there.
+
+    Metrics (``threadguard_review_backlog`` and friends) are registered on the app's own registry when it has
+    one (``app.state.metrics.registry``, as the service app does), else on prometheus_client's global one.
     """
     settings = settings or ReviewSettings()
     if not settings.review_enabled:
         return NullReviewSink()
+    from service.review.console import router
+    from service.review.context import APP_STATE_KEY, ReviewContext
+    from service.review.db import make_engine, make_session_factory
+
     engine = make_engine(settings.database_url)
-    writer = build_writer(settings, engine)
+    registry = getattr(getattr(app.state, "metrics", None), "registry", None)
+    writer = build_writer(settings, engine, registry)
     context = ReviewContext(
         settings=settings, engine=engine, sessions=make_session_factory(engine), writer=writer
     )
     setattr(app.state, APP_STATE_KEY, context)
-
-    from service.review.console import router  # imported late: templates load only when the console is used
-
     app.include_router(router)
     _wrap_lifespan(app, context)
     return writer
 
 
 def _wrap_lifespan(app: FastAPI, context: ReviewContext) -> None:
+    import anyio.to_thread
+
     inner = app.router.lifespan_context
 
     @asynccontextmanager

@@ -3,12 +3,15 @@
 ``make_engine`` picks backend-appropriate settings (WAL and a busy timeout for SQLite; short connect timeouts
 and pre-ping for PostgreSQL, so a database that went away is noticed quickly instead of hanging a writer).
 ``migrate`` runs the bundled Alembic migrations programmatically; it is safe to call from several processes
-at once (PostgreSQL: advisory lock; SQLite: the file lock serialises writers).
+at once (PostgreSQL: an advisory lock; SQLite: a lock file next to the database).
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -94,9 +97,25 @@ def current_revision(engine: Engine) -> str | None:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the database schema up to ``revision`` (default: the newest bundled migration)."""
     config = _alembic_config()
-    with engine.begin() as connection:
+    with _sqlite_file_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     log.info("review database at revision %s", current_revision(engine))
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """Serialise migrations of one SQLite file across processes (PostgreSQL uses an advisory lock instead)."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    lock_path = Path(database).expanduser().with_name(Path(database).name + ".migrate.lock")
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

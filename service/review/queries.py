@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service.review.models import Action, AuditEntry, ItemLabel, ReviewItem
 
@@ -53,7 +53,7 @@ class Page:
         return max(1, -(-self.total // self.page_size))
 
 
-def _sort_column(flt: QueueFilter) -> ColumnElement[Any]:
+def _sort_column(flt: QueueFilter) -> ColumnElement[Any] | InstrumentedAttribute[Any]:
     if flt.sort == "age":
         return ReviewItem.created_at
     return ItemLabel.score if flt.label else ReviewItem.max_score
@@ -64,7 +64,7 @@ def _descending(flt: QueueFilter) -> bool:
     return (flt.order == "desc") if flt.sort == "score" else (flt.order == "asc")
 
 
-def _filtered(flt: QueueFilter) -> Select[tuple[ReviewItem]]:
+def _filtered(flt: QueueFilter) -> Select[Any]:
     query = select(ReviewItem)
     if flt.label:
         query = query.join(
@@ -79,7 +79,7 @@ def _filtered(flt: QueueFilter) -> Select[tuple[ReviewItem]]:
     return query
 
 
-def _ordered(query: Select[tuple[ReviewItem]], flt: QueueFilter, *, reverse: bool = False) -> Select[Any]:
+def _ordered(query: Select[Any], flt: QueueFilter, *, reverse: bool = False) -> Select[Any]:
     column = _sort_column(flt)
     descending = _descending(flt) != reverse
     if descending:
@@ -98,6 +98,7 @@ def list_queue(db: Session, flt: QueueFilter, page: int = 1, page_size: int = 50
 def neighbour(db: Session, flt: QueueFilter, item: ReviewItem, direction: Literal["next", "prev"]) -> int | None:
     """The id of the item after (or before) ``item`` in the queue order, whether or not ``item`` still matches."""
     column = _sort_column(flt)
+    key: float | datetime | None
     if flt.label:
         key = db.scalar(
             select(ItemLabel.score).where(ItemLabel.item_pk == item.id, ItemLabel.label == flt.label)
@@ -170,7 +171,9 @@ def thread_context(db: Session, item: ReviewItem, *, max_depth: int = 20, limit:
 def facet_values(db: Session) -> dict[str, list[str]]:
     """Distinct labels, decisions and sources for the filter drop-downs."""
     return {
-        "label": list(db.scalars(select(ItemLabel.label).where(ItemLabel.triggered).distinct().order_by(ItemLabel.label))),
+        "label": list(
+            db.scalars(select(ItemLabel.label).where(ItemLabel.triggered).distinct().order_by(ItemLabel.label))
+        ),
         "decision": list(db.scalars(select(ReviewItem.decision).distinct().order_by(ReviewItem.decision))),
         "source": list(db.scalars(select(ReviewItem.source_client).distinct().order_by(ReviewItem.source_client))),
     }

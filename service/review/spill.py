@@ -208,6 +208,12 @@ class SpillFile:
             return None
         return ClaimedSpill(path=path, fd=fd, rejected_path=self.rejected_path)
 
+    def forget_if_gone(self) -> None:
+        """Reset the pending count when no spill file is left (another worker replayed ours)."""
+        with self._lock:
+            if not self._files_on_disk():
+                self._pending = 0
+
     def replayed(self, lines: int) -> None:
         """Account for ``lines`` that are now in the database."""
         with self._lock:

@@ -46,5 +46,5 @@ def write_items(engine: Engine, items: Sequence[FlaggedItem]) -> int:
             {"item_pk": pk, **label_row} for pk, key in inserted for label_row in labels[key]
         ]
         if label_values:
-            connection.execute(insert(ItemLabel.__table__), label_values)
+            connection.execute(insert(ItemLabel), label_values)
     return len(inserted)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import Engine
 
 from service.core.review_sink import FlaggedItem
-from service.review import metrics
+from service.review.metrics import ReviewMetrics, metrics_for
 from service.review.records import to_record
 from service.review.spill import SpillFile
 from service.review.store import write_items
@@ -47,6 +47,7 @@ class ReviewQueueWriter:
         shutdown_timeout: float = 5.0,
         prepare: Callable[[Engine], None] | None = None,
         write: Callable[[Engine, list[FlaggedItem]], int] = write_items,
+        metrics: ReviewMetrics | None = None,
     ) -> None:
         self._engine = engine
         self._spill = spill
@@ -68,7 +69,8 @@ class ReviewQueueWriter:
         self._next_disk_scan = 0.0
         self.ready = threading.Event()  # set once the schema is migrated and the database answered
         self.first_attempt_done = threading.Event()  # set after the first try, whether it worked or not
-        metrics.observe(self)
+        self._metrics = metrics or metrics_for()
+        self._metrics.observe(self)
 
     # -- the ReviewSink protocol -------------------------------------------------------------------------
 
@@ -88,6 +90,7 @@ class ReviewQueueWriter:
                     overflow.append(item)
             if overflow:
                 self._spill_items(overflow)
+            self._metrics.refresh()
         except Exception:  # the moderation response must not fail because of the queue
             log.exception("review queue: could not accept %d items", len(items))
 
@@ -135,13 +138,16 @@ class ReviewQueueWriter:
         if thread is not None:
             thread.join(self._shutdown_timeout + 1.0)
         self._closed = True  # from now on submit() spills directly
-        leftovers = list(self._in_flight) if thread is not None and thread.is_alive() else []
+        leftovers: list[FlaggedItem] = []
+        if thread is not None and thread.is_alive():
+            leftovers, self._in_flight = list(self._in_flight), []
         leftovers.extend(self._drain_queue())
         if leftovers:
             # the thread may be hung on the database with a batch in hand; spilling it too is safe because a
             # replay of something that did get written is a no-op
             self._spill_items(leftovers)
         self._thread = None
+        self._metrics.refresh()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until the backlog is empty (tests, CLI); True if it emptied within ``timeout``."""
@@ -212,7 +218,7 @@ class ReviewQueueWriter:
         try:
             while True:
                 try:
-                    metrics.WRITTEN.inc(self._write(self._engine, batch))
+                    self._metrics.written.inc(self._write(self._engine, batch))
                     self._mark_up()
                     return
                 except Exception as exc:
@@ -224,6 +230,7 @@ class ReviewQueueWriter:
                 delay = min(delay * 2, self._retry_max)
         finally:
             self._in_flight = []
+            self._metrics.refresh()
 
     def _maybe_replay(self) -> None:
         now = time.monotonic()
@@ -234,6 +241,9 @@ class ReviewQueueWriter:
                 return
             self._next_disk_scan = now + _DISK_SCAN_INTERVAL_SECONDS
         claimed = self._spill.claim()
+        if not claimed:
+            self._spill.forget_if_gone()
+            self._metrics.refresh()
         for index, spill in enumerate(claimed):
             try:
                 written = 0
@@ -241,9 +251,10 @@ class ReviewQueueWriter:
                     written += self._write(self._engine, batch)
                     if self._stopping.is_set():
                         raise InterruptedError("shutting down")
-                metrics.WRITTEN.inc(written)
+                self._metrics.written.inc(written)
                 spill.done()
                 self._spill.replayed(spill.lines)
+                self._metrics.refresh()
                 log.info("review queue: replayed %s (%d lines, %d new items)", spill.path, spill.lines, written)
             except Exception as exc:
                 for remaining in claimed[index:]:
@@ -263,7 +274,7 @@ class ReviewQueueWriter:
             if self._database_up and time.monotonic() < deadline:
                 self._in_flight = batch
                 try:
-                    metrics.WRITTEN.inc(self._write(self._engine, batch))
+                    self._metrics.written.inc(self._write(self._engine, batch))
                     written = True
                 except Exception as exc:
                     self._mark_down(exc, "writing at shutdown")
@@ -278,9 +289,9 @@ class ReviewQueueWriter:
     def _spill_items(self, items: list[FlaggedItem]) -> None:
         try:
             self._spill.append([to_record(item) for item in items])
-            metrics.SPILLED.inc(len(items))
+            self._metrics.spilled.inc(len(items))
         except Exception:
-            metrics.DROPPED.inc(len(items))
+            self._metrics.dropped.inc(len(items))
             log.exception("review queue: LOST %d items: spill file %s is not writable",
                           len(items), self._spill.path)
 
@@ -289,9 +300,10 @@ class ReviewQueueWriter:
             log.warning("review queue: database is back after %d failed attempts", self._failures)
         self._database_up = True
         self._failures = 0
+        self._metrics.refresh()
 
     def _mark_down(self, exc: BaseException, doing: str) -> None:
-        metrics.WRITE_FAILURES.inc()
+        self._metrics.write_failures.inc()
         self._failures += 1
         if self._database_up or self._failures == 1:
             log.warning("review queue: database unavailable while %s (%s); items wait in the buffer "
@@ -299,3 +311,4 @@ class ReviewQueueWriter:
         else:
             log.debug("review queue: still unavailable (%d attempts): %s", self._failures, exc)
         self._database_up = False
+        self._metrics.refresh()

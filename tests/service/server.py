@@ -42,6 +42,8 @@ class ServerProcess:
     def start(self, *, timeout: float = 60.0) -> ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("THREADGUARD_", "PROMETHEUS_"))}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
+        # API tests do not exercise the review queue (tests/review does); keep them from writing ./threadguard.db
+        env["THREADGUARD_REVIEW_ENABLED"] = "false"
         env.update(self._env)
         command = [
             sys.executable,

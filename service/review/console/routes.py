@@ -81,11 +81,9 @@ class ConsoleRoute(APIRoute):
                     response = error_response(request, exc.status_code, exc.message)
             except ConsoleError as exc:
                 response = error_response(request, exc.status_code, exc.message)
-            except (OperationalError, DBAPIError) as exc:
-                if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(
-                    exc, OperationalError
-                ):
-                    raise
+            except DBAPIError as exc:
+                if not (isinstance(exc, OperationalError) or exc.connection_invalidated):
+                    raise  # a bug, not an outage: let it surface as a 500
                 log.warning("console: review database unavailable: %s", exc.__class__.__name__)
                 error = Unavailable()
                 response = error_response(request, error.status_code, error.message)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import hmac
+import posixpath
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -150,8 +151,11 @@ def new_token() -> str:
 def safe_next(target: str | None) -> str:
     """Only same-console relative paths are followed after login (no open redirects)."""
     default = f"{CONSOLE_PREFIX}/queue"
-    if not target or not target.startswith(CONSOLE_PREFIX + "/") or target.startswith("//") or "\\" in target:
+    if not target or not target.startswith(CONSOLE_PREFIX + "/") or "\\" in target:
         return default
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    if not posixpath.normpath(path).startswith(CONSOLE_PREFIX + "/") and posixpath.normpath(path) != CONSOLE_PREFIX:
+        return default  # dot segments that climb out of the console
     if target.startswith(f"{CONSOLE_PREFIX}/login") or target.startswith(f"{CONSOLE_PREFIX}/logout"):
         return default
     return target

@@ -167,7 +167,7 @@
     // preset: {reason, note} from the bulk bar, so the picker is not needed.
     async function actOn(targetRows, action, bulk, preset = null) {
       if (!targetRows.length) { toast("Nothing selected: press x on rows to select them.", true); return; }
-      const label = targetRows.length === 1 ? `item ${targetRows[0].dataset.item}` : `${targetRows.length} items`;
+      const label = targetRows.length === 1 ? targetRows[0].dataset.name : `${targetRows.length} items`;
       const choice = preset || await decide(action, bulk ? `${label} (selection)` : label);
       if (!choice) { if (currentRow()) currentRow().focus(); return; }
       try {
@@ -254,7 +254,7 @@
 
     async function act(action) {
       if (!form) { toast("This item was already decided; only an admin can change it.", true); return; }
-      const choice = await decide(action, `item ${article.dataset.item}`);
+      const choice = await decide(action, article.dataset.name);
       if (!choice) return;
       try {
         const data = await post(article.dataset.actionUrl, {
