@@ -169,7 +169,15 @@ def load_source(source: SourceConfig, data_root: Path) -> pd.DataFrame:
         raise LoaderError(
             f"loader {source.loader!r} for source {source.name!r} must return a frame with 'text'"
         )
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    if source.option("labeling_functions", False):
+        # narrative labeling-function votes (lf_atrocity_denial, lf_conspiracy, ...) as extra rule columns, so
+        # that e.g. a toxicity source can give narrative negatives only where no pattern fires
+        from training.narratives.labeling_functions import lf_columns
+
+        votes = lf_columns(clean_texts(frame["text"].astype(str)))
+        frame = frame.join(votes.set_index(frame.index)[[c for c in votes.columns if c not in frame.columns]])
+    return frame
 
 
 def prepare_source(

@@ -76,6 +76,42 @@ def _loso_section(m: dict[str, Any]) -> str:
     )
 
 
+def _narrative_section(m: dict[str, Any]) -> str:
+    narratives = m["metrics"]["validation"].get("narratives")
+    if not narratives:
+        return ""
+    per_source = m["metrics"]["validation"]["pooled"]
+    rows = []
+    for label, result in narratives["labels"].items():
+        for subset in ("all", "pattern_free"):
+            r = result[subset]
+            rows.append([label, subset.replace("_", "-"), r["n"], r["positives"], r["roc_auc"], r["pr_auc"],
+                         r.get("threshold"), r.get("precision"), r.get("recall")])
+    pairs = "; ".join(
+        f"`{label}`: endorsed text scores higher than its reporting/debunking twin in **{p['wins']}/{p['pairs']}** "
+        f"pairs ({p['win_rate']:.0%}, target {p['target']:.0%})" for label, p in narratives["minimal_pairs"].items()
+    )
+    validation = ", ".join(
+        f"`{label}` ROC-AUC {_fmt(per_source.get(label, {}).get('roc_auc'))}" for label in narratives["labels"]
+    )
+    return f"""## Narrative labels (experimental)
+`atrocity_denial` and `conspiracy` are experimental: the default policy may send an item to review on them but
+never blocks. **The training data is not comments**: positives are EUvsDisinfo analyst summaries of
+pro-Kremlin disinformation claims and labeling-function matches in comment-style text; negatives are the
+EUvsDisinfo debunks (same topics), SemEval-2023 news paragraphs without persuasion techniques, and the
+toxicity sources' comments where no labeling function fires. That leaves a domain gap (headline-style claims
+vs. reader comments; no 2022 events such as Bucha in the claims), so thresholds and the figures below come from
+a hand-written development set of comment-style texts ({narratives['dev_items']} items, never trained on;
+guidelines in `docs/narratives/guidelines.md`). The *pattern-free* rows keep only texts that contain none of
+the labeling functions' pattern words ({narratives['pattern_free_items']} items): they show what the model
+learnt beyond its weak supervision.
+
+{_table(["label", "subset", "n", "pos", "ROC-AUC", "PR-AUC", "review ≥", "precision", "recall"], rows)}
+
+Minimal pairs: {pairs}. Validation split (claims vs debunks and comment negatives): {validation}.
+"""
+
+
 def _data_section(m: dict[str, Any], corpus: Corpus | None) -> str:
     rows = []
     for record in m["datasets"]:
@@ -110,7 +146,8 @@ about people rather than comments, and any use without human review of `review` 
 Hashed character n-grams ({featurizer['char_ngram_min']}–{featurizer['char_ngram_max']}) and word uni/bigrams
 over a normalised character stream (case folding, accent stripping, compatibility forms, confusable letters,
 zero-width characters removed, leetspeak next to letters, squeezed repeats, joined s p a c e d letters);
-TF-IDF normalised by the L2 norm over occurrences per family (no sort needed in ONNX); vocabulary {featurizer.get('vocabulary_size', 0):,} n-grams.
+TF-IDF normalised by the L2 norm over occurrences per family (no sort needed in ONNX);
+vocabulary {featurizer.get('vocabulary_size', 0):,} n-grams.
 One logistic regression per label, trained only on rows whose source annotates that label (an unannotated
 label is unknown, not negative), with per-source intercepts absorbed during training and sources re-weighted
 (`source_balance` = {m['training']['settings']['source_balance']}) so that no single platform's base rate is
@@ -139,6 +176,7 @@ predicts behaviour on a new platform.
 
 {_loso_section(m)}
 
+{_narrative_section(m)}
 ## Data
 Every source contributes only to the labels it annotates; files are fingerprinted (sha256 of the file read).
 

@@ -8,11 +8,12 @@ become training data through ``threadguard export-labels``.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from service.core.review_sink import NullReviewSink, ReviewSink
+from service.core.review_sink import FlaggedItem, NullReviewSink, ReviewSink
 from service.review.settings import ReviewSettings
 
 if TYPE_CHECKING:  # the CLI imports this package too and needs neither FastAPI nor the writer
@@ -32,7 +33,10 @@ STARTUP_WAIT_SECONDS = 10.0
 
 
 def build_writer(
-    settings: ReviewSettings, engine: Engine | None = None, registry: CollectorRegistry | None = None
+    settings: ReviewSettings,
+    engine: Engine | None = None,
+    registry: CollectorRegistry | None = None,
+    enrich: Callable[[list[FlaggedItem]], list[FlaggedItem]] | None = None,
 ) -> ReviewQueueWriter:
     """A writer for ``settings`` that migrates the database before its first write. Not started.
 
@@ -55,6 +59,7 @@ def build_writer(
         shutdown_timeout=settings.review_shutdown_timeout_seconds,
         prepare=migrate,
         metrics=metrics_for(registry),
+        enrich=enrich,
     )
 
 
@@ -77,7 +82,7 @@ def install_review(app: FastAPI, settings: ReviewSettings | None = None) -> Revi
 
     engine = make_engine(settings.database_url)
     registry = getattr(getattr(app.state, "metrics", None), "registry", None)
-    writer = build_writer(settings, engine, registry)
+    writer = build_writer(settings, engine, registry, enrich=_span_enricher(app))
     context = ReviewContext(
         settings=settings, engine=engine, sessions=make_session_factory(engine), writer=writer
     )
@@ -85,6 +90,26 @@ def install_review(app: FastAPI, settings: ReviewSettings | None = None) -> Revi
     app.include_router(router)
     _wrap_lifespan(app, context)
     return writer
+
+
+def _span_enricher(app: FastAPI) -> Callable[[list[FlaggedItem]], list[FlaggedItem]]:
+    """Give flagged items without spans (the caller did not ask for ``explain``) the spans of their triggered
+    labels, so reviewers see highlights. Runs in the writer thread, never on the moderation request path, and
+    only with the model version that scored the item."""
+
+    def enrich(items: list[FlaggedItem]) -> list[FlaggedItem]:
+        core = getattr(app.state, "core", None)
+        model = core.holder.current if core is not None else None
+        if model is None or not model.explainer.available:
+            return items
+        return [
+            item if item.spans or item.model_version != model.version or not item.triggered
+            else replace(item, spans=tuple(span.as_dict() for span in
+                                          model.explainer.explain(item.text, list(item.triggered), top_k=3)))
+            for item in items
+        ]
+
+    return enrich
 
 
 def _wrap_lifespan(app: FastAPI, context: ReviewContext) -> None:

@@ -48,8 +48,10 @@ class ReviewQueueWriter:
         prepare: Callable[[Engine], None] | None = None,
         write: Callable[[Engine, list[FlaggedItem]], int] = write_items,
         metrics: ReviewMetrics | None = None,
+        enrich: Callable[[list[FlaggedItem]], list[FlaggedItem]] | None = None,
     ) -> None:
         self._engine = engine
+        self._enrich = enrich
         self._spill = spill
         self._store_decisions = frozenset(store_decisions)
         self._queue: queue.Queue[FlaggedItem] = queue.Queue(maxsize=buffer_size)
@@ -213,6 +215,11 @@ class ReviewQueueWriter:
         return items
 
     def _write_with_retry(self, batch: list[FlaggedItem]) -> None:
+        if self._enrich is not None:
+            try:  # e.g. explanation spans, computed here in the background rather than on the request path
+                batch = self._enrich(batch)
+            except Exception:
+                log.exception("enriching %d review items failed; storing them as they are", len(batch))
         self._in_flight = batch
         delay = _INITIAL_RETRY_SECONDS
         try:
