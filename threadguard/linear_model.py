@@ -134,6 +134,8 @@ class LinearNgramModel:
         else:
             vocabulary = np.asarray(keys_attr.ints, dtype=np.int64)
         table = initializers[ONNX_WEIGHTS].astype(np.float64)
+        if table.shape != (vocabulary.size, len(labels) + 1):
+            raise ValueError(f"weight table has shape {table.shape}, expected ({vocabulary.size}, {len(labels) + 1})")
         idf = np.sqrt(table[:, -1])
         return cls(
             params=params,

@@ -34,8 +34,10 @@ class SourceAwareLogisticRegression(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, alpha: float = 1e-5, epochs: int = 5, solver: str = "sgd", C: float = 4.0,
-                 source_balance: float = 0.5, source_intercepts: bool = True, random_state: int = 0) -> None:
+                 source_balance: float = 0.5, source_intercepts: bool = True, random_state: int = 0,
+                 class_weight: str | None = None) -> None:
         self.alpha = alpha
+        self.class_weight = class_weight
         self.epochs = epochs
         self.solver = solver
         self.C = C
@@ -46,9 +48,9 @@ class SourceAwareLogisticRegression(ClassifierMixin, BaseEstimator):
     def _estimator(self) -> SGDClassifier | LogisticRegression:
         if self.solver == "sgd":
             return SGDClassifier(loss="log_loss", alpha=self.alpha, max_iter=self.epochs, tol=None,
-                                 random_state=self.random_state)
+                                 random_state=self.random_state, class_weight=self.class_weight)
         if self.solver == "liblinear":
-            return LogisticRegression(C=self.C, solver="liblinear", tol=1e-3)
+            return LogisticRegression(C=self.C, solver="liblinear", tol=1e-3, class_weight=self.class_weight)
         raise ValueError(f"unknown solver {self.solver!r} (sgd or liblinear)")
 
     def fit(self, X: sp.csr_matrix, y: np.ndarray, sources: np.ndarray,

@@ -36,6 +36,7 @@ class PipelineSettings:
     C: float = 4.0
     source_balance: float = 0.5
     source_intercepts: bool = True
+    per_label: dict[str, dict[str, Any]] = field(default_factory=dict)  # overrides of the fields above
 
     @classmethod
     def from_config(cls, featurizer: dict[str, Any], classifier: dict[str, Any]) -> PipelineSettings:
@@ -53,13 +54,14 @@ class PipelineSettings:
             C=float(classifier.get("C", 4.0)),
             source_balance=float(classifier.get("source_balance", 0.5)),
             source_intercepts=bool(classifier.get("source_intercepts", True)),
+            per_label={label: dict(values) for label, values in classifier.get("per_label", {}).items()},
         )
 
     def describe(self) -> dict[str, Any]:
         return {
             "min_df": self.min_df, "max_features": self.max_features, "solver": self.solver,
             "alpha": self.alpha, "epochs": self.epochs, "C": self.C, "source_balance": self.source_balance,
-            "source_intercepts": self.source_intercepts,
+            "source_intercepts": self.source_intercepts, "per_label": self.per_label,
         }
 
 
@@ -124,13 +126,15 @@ def fit_pipeline(
             say(f"{label}: no trainable rows in this training set; weights left at zero")
             bias[j] = -10.0
             continue
+        overrides = settings.per_label.get(label, {})
         classifier = SourceAwareLogisticRegression(
-            alpha=settings.alpha,
-            epochs=settings.epochs,
-            solver=settings.solver,
-            C=settings.C,
-            source_balance=settings.source_balance,
-            source_intercepts=settings.source_intercepts,
+            alpha=float(overrides.get("alpha", settings.alpha)),
+            epochs=int(overrides.get("epochs", settings.epochs)),
+            solver=str(overrides.get("solver", settings.solver)),
+            C=float(overrides.get("C", settings.C)),
+            source_balance=float(overrides.get("source_balance", settings.source_balance)),
+            source_intercepts=bool(overrides.get("source_intercepts", settings.source_intercepts)),
+            class_weight=overrides.get("class_weight"),
         )
         classifier.fit(X_train[known], y, train["source"].to_numpy()[known],
                        sample_weight=train["weight"].to_numpy()[known] if "weight" in train else None)
