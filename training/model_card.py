@@ -11,7 +11,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return f"{value:.3f}" if value == 0 or abs(value) >= 0.01 else f"{value:.2g}"
     return str(value)
 
 
@@ -94,6 +94,12 @@ def _narrative_section(m: dict[str, Any]) -> str:
     validation = ", ".join(
         f"`{label}` ROC-AUC {_fmt(per_source.get(label, {}).get('roc_auc'))}" for label in narratives["labels"]
     )
+    caps = narratives.get("review_volume_cap", {})
+    cap_text = "; ".join(
+        f"`{label}`: recall rule {c['recall_threshold']:.2g}, volume cap {c['volume_threshold']:.2g}, chosen "
+        f"threshold flags {c['ordinary_review_rate']:.1%} of {c['ordinary_comments']:,} ordinary comments"
+        for label, c in caps.items()
+    )
     return f"""## Narrative labels (experimental)
 `atrocity_denial` and `conspiracy` are experimental: the default policy may send an item to review on them but
 never blocks. **The training data is not comments**: positives are EUvsDisinfo analyst summaries of
@@ -107,6 +113,11 @@ the labeling functions' pattern words ({narratives['pattern_free_items']} items)
 learnt beyond its weak supervision.
 
 {_table(["label", "subset", "n", "pos", "ROC-AUC", "PR-AUC", "review ≥", "precision", "recall"], rows)}
+
+Review thresholds: the development-set rule (recall 0.8) alone would send 17–22% of ordinary comments to
+review, because the development set is a quarter positive and real comment streams are not; so each threshold
+is raised until at most 1% of ordinary validation comments (the toxicity sources) would be flagged, and the
+precision/recall above are at that threshold. {cap_text}.
 
 Minimal pairs: {pairs}. Validation split (claims vs debunks and comment negatives): {validation}.
 """
