@@ -10,8 +10,11 @@ Every claim is disinformation by construction, but only some deny an atrocity or
 returns one row per text with a ``kind`` and the evidence the narrative label rules need:
 
 - ``kind``: ``claim_title`` | ``claim_summary`` (the claim in the outlet's voice), ``disproof`` (the debunk
-  alone) or ``claim_with_disproof`` (summary followed by its debunk, as the case page shows them: a text that
-  *reports and debunks* the claim, which the guidelines label 0; option ``pair_claims_with_disproofs``);
+  alone), ``claim_with_disproof`` (summary followed by its debunk, as the case page shows them: a text that
+  *reports and debunks* the claim, which the guidelines label 0; option ``pair_claims_with_disproofs``) or
+  ``claim_reported`` (a narrative-looking claim wrapped in a reporting/debunking frame by
+  :func:`training.narratives.augment.reported`, 0 by the guidelines; counterfactual augmentation, option
+  ``reporting_frames``, default on);
 - ``tags``: the case's keyword tags, ``|``-joined;
 - ``tag_atrocity``: a tag names a mass-casualty topic (chemical attacks, MH17, White Helmets, Syrian war,
   genocide, Holocaust, war crimes...); ``tag_conspiracy``: an explicit plot tag (Conspiracy theory, false flag,
@@ -37,6 +40,7 @@ from training.config import SourceConfig
 from training.datasets import LoaderError
 from training.datasets._io import option_list, pick_files, read_table, require_columns, source_files
 from training.datasets.cleaning import clean_texts, text_keys
+from training.narratives.augment import reported_texts
 from training.narratives.labeling_functions import lf_columns
 
 ATROCITY_TAGS: tuple[str, ...] = (
@@ -71,7 +75,9 @@ PLOT_TAGS: tuple[str, ...] = (
     "election meddling",
 )
 
-KINDS = ("claim_title", "claim_summary", "disproof", "claim_with_disproof")
+KINDS = ("claim_title", "claim_summary", "disproof", "claim_with_disproof", "claim_reported")
+CLAIM_KINDS = ("claim_title", "claim_summary")
+
 KALKUN_COLUMNS = ("title", "summary", "disproof", "keywords")
 CKNABS_COLUMNS = ("title", "keywords")
 
@@ -153,7 +159,36 @@ def load(source: SourceConfig, data_root: Path) -> pd.DataFrame:
     frame["tag_atrocity"] = _has_any(tag_lists, option_list(source, "atrocity_tags", list(ATROCITY_TAGS)))
     frame["tag_conspiracy"] = _has_any(tag_lists, option_list(source, "conspiracy_tags", list(CONSPIRACY_TAGS)))
     frame["tag_plot"] = _has_any(tag_lists, option_list(source, "plot_tags", list(PLOT_TAGS)))
-    lf = lf_columns(clean_texts(frame["text"].tolist()))
-    for column in lf.columns:
-        frame[column] = lf[column].to_numpy()
+    frame = _with_lf_columns(frame)
+    copies = int(source.option("reporting_frames", 3))
+    if copies > 0 and "claim_reported" in kinds:
+        reported = _with_lf_columns(_reported_claims(frame, copies))
+        reported = reported.loc[~pd.Series(text_keys(reported["text"]), index=reported.index).duplicated()]
+        frame = pd.concat([frame, reported], ignore_index=True)
     return frame
+
+
+def _with_lf_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    lf = lf_columns(clean_texts(frame["text"].tolist()))
+    return frame.drop(columns=[c for c in lf.columns if c in frame.columns]).assign(
+        **{column: lf[column].to_numpy() for column in lf.columns}
+    )
+
+
+def _reported_claims(frame: pd.DataFrame, copies: int) -> pd.DataFrame:
+    """``claim_reported`` rows: every narrative-looking claim inside ``copies`` different reporting frames."""
+    narrative = frame["kind"].isin(CLAIM_KINDS) & (
+        (frame["lf_atrocity_denial"] == 1)
+        | (frame["lf_conspiracy"] == 1)
+        | frame["tag_conspiracy"]
+        | frame["denial_vocabulary"]
+        | frame["plot_vocabulary"]
+    )
+    parts = []
+    for variant in range(copies):
+        claims = frame.loc[narrative].copy()
+        claims["text"] = reported_texts(claims["text"], variant)
+        parts.append(claims)
+    reported = pd.concat(parts, ignore_index=True)
+    reported["kind"] = "claim_reported"
+    return reported

@@ -65,6 +65,8 @@ FALSE_FLAG: tuple[str, ...] = (
     r"(?:their|its) own",
     r"did (?:it|this|that) (?:to )?themselves",
     r"to (?:frame|blame) (?:russia|the russians|russians|assad|damascus|moscow|the serbs|serbs)",
+    r"(?:killings|massacres?|shootings?|attacks?|deaths|bombings?) (?:\w+ ){0,5}(?:was|were) "
+    r"(?:orchestrated|organi[sz]ed|staged|planned|arranged|engineered) by",
     r"(?:planned|orchestrated|organi[sz]ed|engineered|plotted|staged) by (?:the )?(?:ukrain\w*|kyiv|kiev|"
     r"the west|western|americans?|us|british|uk|nato|cia|mi6|sbu|\w+ intelligence|special services|"
     r"white helmets|rebels|terrorists|mossad)",
@@ -81,7 +83,15 @@ DENIAL: tuple[str, ...] = (
     r"holo ?hoax",
     r"six million (?:lie|myth|hoax|fairy ?tale)",
     r"(?:massacre|genocide|holocaust|atrocity) (?:myth|lie|hoax|fairy ?tale)",
-    r"so[- ]called (?:massacre|genocide|atrocity|victims|gas attack|chemical attack|mass graves?)",
+    r"(?:so[- ]called|supposed) "
+    r"(?:massacre|genocide|holocaust|atrocity|victims|gas attack|chemical attack|mass graves?)",
+    r"holocaust (?:revision\w*|liars?|industry|lies|fraud|scam)",
+    r"(?:is|was|are|were) (?:a |an |just a |nothing but a |all a )?"
+    r"(?:myth|lie|hoax|fraud|farce|fairy ?tale|fiction|invention)",
+    r"invented (?:by|to|for|in order to)",
+    r"(?:there is|there's|there was|there were) no (?:evidence|proof|trace) (?:of|for) (?:the |a |any )?"
+    r"(?:holodomor|holocaust|massacres?|genocide|gas chambers?|chemical attacks?|gas attacks?|killings|bodies|victims)",
+    r"falsely attributed to",
 )
 
 MINIMISE: tuple[str, ...] = (
@@ -102,7 +112,8 @@ REPORTING: tuple[str, ...] = (
     r"disinformation|misinformation",
     r"conspiracy theor\w*",
     r"deniers?|denial\w*|denying",
-    r"no evidence",
+    r"no evidence (?:given|was given|has been given|for (?:this|these|that|the|such|any)|that|at all|whatsoever)",
+    r"without (?:any )?evidence",
     r"(?:the|this|that|a) lie (?:that|about)",
     r"kremlin",
     r"state (?:tv|television|media)",
@@ -113,6 +124,9 @@ REPORTING: tuple[str, ...] = (
     r"(?:he|she|they|uncle|aunt|dad|mum|mom|father|mother|friend|brother|sister|people|folks|anyone|someone|who) "
     r"(?:still )?(?:believes?|thinks?|swears?|keeps? (?:saying|sending|posting|sharing))",
     r"(?:pushing|spreading|repeating|parroting) (?:the|this|that)",
+    r"push(?:ed|es)? the (?:idea|claim|story|narrative|line|lie)",
+    r"the (?:idea|notion|theory|rumou?r|myth|allegation) that",
+    r"(?:told|tells|taught|teaches|telling|teaching) (?:\w+ ){0,2}that",
     r"call(?:s|ed|ing)? (?:it|them|this|that|the|bucha|everything)",
     r"wrote|writes|posted|tweeted|tweets",
     r"(?:the|that|this|their) (?:line|narrative|story) (?:that|about)",
@@ -208,7 +222,9 @@ ATROCITY_CONTEXT: tuple[str, ...] = (
     r"(?:chemical|gas|sarin|chlorine|terror|terrorist|missile|rocket|air) (?:attacks?|strikes?)",
     r"chemical weapons?|sarin|chlorine|nerve agent|poison gas|gassed|bombings?|shootings?",
     r"maternity hospital|drama theat(?:re|er)|railway station|train station",
-    r"sandy hook|parkland|9/?11|twin towers|beslan|armenian genocide",
+    r"sandy hook|parkland|9/?11|twin towers|beslan|armenian genocide|las vegas shooting|ps ?752|mh ?370",
+    r"terror(?:ist)? attacks?|(?:london bridge|brussels|paris|nice|manchester|christchurch|bataclan) attacks?",
+    r"charlie hebdo|bataclan|(?:euro)?maidan|odess?a (?:fire|massacre|tragedy)|snipers|markale|trnopolje",
     r"white helmets",
 )
 
@@ -372,9 +388,7 @@ def labeling_functions(label: str | None = None) -> tuple[LabelingFunction, ...]
     return tuple(lf for lf in LABELING_FUNCTIONS if lf.label == label)
 
 
-def apply_lfs(
-    texts: Iterable[str], lfs: Sequence[LabelingFunction] = LABELING_FUNCTIONS
-) -> np.ndarray:
+def apply_lfs(texts: Iterable[str], lfs: Sequence[LabelingFunction] = LABELING_FUNCTIONS) -> np.ndarray:
     """Label matrix ``L`` of shape [N, len(lfs)], int8, with ``L[i, j]`` the vote of LF j on text i (-1 = abstain)."""
     normalized = [normalize(text) if isinstance(text, str) else "" for text in texts]
     matrix = np.full((len(normalized), len(lfs)), ABSTAIN, dtype=np.int8)
@@ -426,9 +440,7 @@ def lf_report(
     return pd.DataFrame(rows)
 
 
-def majority_vote(
-    matrix: np.ndarray, label: str, lfs: Sequence[LabelingFunction] = LABELING_FUNCTIONS
-) -> np.ndarray:
+def majority_vote(matrix: np.ndarray, label: str, lfs: Sequence[LabelingFunction] = LABELING_FUNCTIONS) -> np.ndarray:
     """Per-text majority of the LFs voting on ``label``: 1, 0, or -1 when none vote or the vote is tied."""
     columns = [j for j, lf in enumerate(lfs) if lf.label == label]
     if not columns:
