@@ -323,11 +323,15 @@ def minimal_config(**overrides: Any) -> dict[str, Any]:
 
 def test_default_config_loads_and_declares_every_toxicity_source() -> None:
     config = load_config(DEFAULT_CONFIG_PATH)
-    assert config.labels == LABELS
+    narrative = ["atrocity_denial", "conspiracy"]  # issue 7: experimental labels with their own two sources
+    assert config.labels == LABELS + narrative
     assert config.path == DEFAULT_CONFIG_PATH.resolve()
-    assert {source.loader for source in config.sources} == OUR_LOADERS - {"csv", "jsonl"}
+    loaders = {source.loader for source in config.sources}
+    assert loaders == (OUR_LOADERS - {"csv", "jsonl"}) | {"euvsdisinfo", "semeval_persuasion"}
     assert config.data.val_fraction == 0.15 and config.data.seed == 13
-    assert set(config.model.label_info) == set(LABELS)
+    assert set(config.model.label_info) == set(LABELS + narrative)
+    assert all(config.model.label_info[label].experimental for label in narrative)
+    assert not any(config.model.label_info[label].experimental for label in LABELS)
     for source in config.sources:
         assert source.labels, f"{source.name} declares no label"
         assert not any("test" in Path(name).name for name in source.files), "official test files are withheld"
