@@ -7,11 +7,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from service.api.routing import CoreDep, OrjsonResponse, OrjsonRoute
+from service.api.routing import CoreDep, LeanJsonRoute, OrjsonResponse, run_moderation
 from service.auth import require_api_key
 from service.core.moderation import ModerationItem, ModerationOutcome
 
-router = APIRouter(tags=["native"], route_class=OrjsonRoute, dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["native"], route_class=LeanJsonRoute, dependencies=[Depends(require_api_key)])
 
 Id = Field(min_length=1, max_length=256)
 
@@ -146,11 +146,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses={200: {"content": {"application/json": {"example": EXAMPLE_RESPONSE}}}, **ERROR_RESPONSES},
     summary="Moderate a batch of comments",
 )
-def moderate(
+async def moderate(
     body: Annotated[ModerateRequest, Body(openapi_examples=REQUEST_EXAMPLES)],
     core: CoreDep,
 ) -> Response:
     """Scores every item, applies the active policy and returns results in request order."""
     items = [ModerationItem(i.id, i.text, i.parent_id, i.thread_id, i.author_id) for i in body.items]
-    outcome = core.moderate(items, labels=body.labels, explain=body.explain, store=body.store, source="native")
+    return await run_moderation(
+        core, items, render, labels=body.labels, explain=body.explain, store=body.store, source="native"
+    )
+
+
+def render(outcome: ModerationOutcome) -> Response:
     return OrjsonResponse({"results": item_results(outcome), "model": outcome.model_info()})

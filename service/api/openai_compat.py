@@ -18,11 +18,11 @@ from fastapi import APIRouter, Body, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from service.api.errors import ApiError
-from service.api.routing import CoreDep, OrjsonResponse, OrjsonRoute
+from service.api.routing import CoreDep, LeanJsonRoute, OrjsonResponse, run_moderation
 from service.auth import require_api_key
 from service.core.moderation import ModerationItem, ModerationOutcome
 
-router = APIRouter(tags=["openai"], route_class=OrjsonRoute, dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["openai"], route_class=LeanJsonRoute, dependencies=[Depends(require_api_key)])
 
 PREFIX = "/v1/moderations"
 
@@ -219,7 +219,7 @@ ERROR_EXAMPLE = {
     },
     summary="OpenAI-compatible moderation",
 )
-def moderations(
+async def moderations(
     body: Annotated[ModerationsRequest, Body(openapi_examples=REQUEST_EXAMPLES)],
     core: CoreDep,
 ) -> Response:
@@ -228,11 +228,14 @@ def moderations(
     request_id = f"modr-{uuid.uuid4().hex}"
     model = core.model()
     items = [ModerationItem(id=f"{request_id}-{i}", text=text) for i, text in enumerate(texts)]
+
+    def render(outcome: ModerationOutcome) -> Response:
+        payload = {
+            "id": request_id,
+            "model": f"{model.name}@{model.version}",
+            "results": category_results(outcome, outcome.labels),
+        }
+        return OrjsonResponse(payload)
+
     # every label is scored so that `flagged` follows the full policy, not only the mapped labels
-    outcome = core.moderate(items, source="openai", allow_empty_text=True, model=model)
-    payload = {
-        "id": request_id,
-        "model": f"{model.name}@{model.version}",
-        "results": category_results(outcome, outcome.labels),
-    }
-    return OrjsonResponse(payload)
+    return await run_moderation(core, items, render, source="openai", allow_empty_text=True, model=model)

@@ -15,14 +15,14 @@ from fastapi import APIRouter, Body, Depends, Response
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool
 
 from service.api.errors import ApiError
-from service.api.routing import CoreDep, OrjsonResponse, OrjsonRoute
+from service.api.routing import CoreDep, LeanJsonRoute, OrjsonResponse, run_moderation
 from service.auth import require_api_key
 from service.core.errors import InvalidInput
 from service.core.model_holder import LoadedModel
 from service.core.moderation import SCORE_DECIMALS, ModerationCore, ModerationItem, ModerationOutcome
 from service.core.text import check_text
 
-router = APIRouter(tags=["perspective"], route_class=OrjsonRoute, dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["perspective"], route_class=LeanJsonRoute, dependencies=[Depends(require_api_key)])
 
 PREFIX = "/v1alpha1/"
 ERROR_TYPE = "type.googleapis.com/google.commentanalyzer.v1alpha1.Error"
@@ -274,7 +274,7 @@ ERROR_EXAMPLE = {
     },
     summary="Perspective-compatible AnalyzeComment",
 )
-def analyze(
+async def analyze(
     body: Annotated[AnalyzeRequest, Body(openapi_examples=REQUEST_EXAMPLES)],
     core: CoreDep,
 ) -> Response:
@@ -294,20 +294,24 @@ def analyze(
     mapping = _labels_for(model, body.requestedAttributes)
     languages = _check_languages(model, body.languages, next(iter(mapping)))
     item = ModerationItem(id=body.clientToken or f"perspective-{uuid.uuid4().hex}", text=text)
-    outcome = core.moderate(
+    requested = body.requestedAttributes
+
+    def render(outcome: ModerationOutcome) -> Response:
+        payload: dict[str, Any] = {
+            "attributeScores": _attribute_scores(core, outcome, requested, mapping, text, body.spanAnnotations),
+            "languages": languages,
+        }
+        if body.clientToken is not None:
+            payload["clientToken"] = body.clientToken
+        return OrjsonResponse(payload, headers={"x-threadguard-model": f"{model.name}/{model.version}"})
+
+    return await run_moderation(
+        core,
         [item],
+        render,
         labels=list(dict.fromkeys(mapping.values())),
         explain=body.spanAnnotations,
         store=not body.doNotStore,
         source="perspective",
         model=model,
     )
-    payload: dict[str, Any] = {
-        "attributeScores": _attribute_scores(
-            core, outcome, body.requestedAttributes, mapping, text, body.spanAnnotations
-        ),
-        "languages": languages,
-    }
-    if body.clientToken is not None:
-        payload["clientToken"] = body.clientToken
-    return OrjsonResponse(payload, headers={"x-threadguard-model": f"{model.name}/{model.version}"})

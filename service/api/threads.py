@@ -8,11 +8,11 @@ from fastapi import APIRouter, Body, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from service.api.native import ERROR_RESPONSES, Id, ItemResult, ModelRef, item_results
-from service.api.routing import CoreDep, OrjsonResponse, OrjsonRoute
+from service.api.routing import CoreDep, LeanJsonRoute, OrjsonResponse, run_offloaded
 from service.auth import require_api_key
 from service.core.moderation import ModerationItem
 
-router = APIRouter(tags=["threads"], route_class=OrjsonRoute, dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["threads"], route_class=LeanJsonRoute, dependencies=[Depends(require_api_key)])
 
 
 class CommentIn(BaseModel):
@@ -124,17 +124,21 @@ CYCLE_EXAMPLE = {"error": {"code": "cycle", "message": "reply cycle: x, y, x", "
     },
     summary="Moderate a whole thread and summarise it",
 )
-def moderate_thread(
+async def moderate_thread(
     body: Annotated[ThreadRequest, Body(openapi_examples=REQUEST_EXAMPLES)],
     core: CoreDep,
 ) -> Response:
     """Validates the reply tree (unknown parents, cycles and duplicate ids are 422), then moderates it."""
     items = [ModerationItem(c.id, c.text, c.parent_id, body.thread_id, c.author_id) for c in body.comments]
-    result = core.moderate_thread(items, labels=body.labels, explain=body.explain, store=body.store)
-    payload: dict[str, Any] = {
-        "thread_id": body.thread_id,
-        "results": item_results(result.outcome),
-        "summary": result.summary,
-        "model": result.outcome.model_info(),
-    }
-    return OrjsonResponse(payload)
+
+    def work() -> Response:
+        result = core.moderate_thread(items, labels=body.labels, explain=body.explain, store=body.store)
+        payload: dict[str, Any] = {
+            "thread_id": body.thread_id,
+            "results": item_results(result.outcome),
+            "summary": result.summary,
+            "model": result.outcome.model_info(),
+        }
+        return OrjsonResponse(payload)
+
+    return await run_offloaded(work, items=items, explain=body.explain)

@@ -6,6 +6,7 @@ and only translate its :class:`ModerationOutcome`; nothing here knows about HTTP
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -107,11 +108,13 @@ class ModerationCore:
         sink: ReviewSink | None = None,
         limits: Limits | None = None,
         observer: OutcomeObserver | None = None,
+        coalesce: bool = True,
     ) -> None:
         self.holder = holder
         self.sink: ReviewSink = sink or NullReviewSink()
         self.limits = limits or Limits()
         self._observer = observer
+        self.coalescer: ScoreCoalescer | None = ScoreCoalescer() if coalesce else None
 
     def model(self) -> LoadedModel:
         """The current model (ModelNotReady when none). Read once per request."""
@@ -134,24 +137,74 @@ class ModerationCore:
 
         ``model`` pins the model (adapters that already read it); ``field`` names the items in errors.
         """
+        model, selected, index = self._prepare(items, labels, allow_empty_text, max_items, model, field)
+        all_scores = model.scorer.score([item.text for item in items])
+        return self._finish(model, items, selected, index, all_scores, explain, store, source)
+
+    async def moderate_async(
+        self,
+        items: Sequence[ModerationItem],
+        *,
+        labels: Sequence[str] | None = None,
+        explain: bool = False,
+        store: bool = True,
+        source: str = "native",
+        allow_empty_text: bool = False,
+        max_items: int | None = None,
+        model: LoadedModel | None = None,
+        field: str = "items",
+    ) -> ModerationOutcome:
+        """:meth:`moderate` for small requests, run on the event loop; the scoring is coalesced.
+
+        Concurrent calls that reach this point in the same event-loop iteration are scored in one ONNX run
+        (:class:`ScoreCoalescer`); a call alone is scored at once, so nothing ever waits for company. Meant for
+        requests that are cheap to score (a few comments); big ones belong in a worker thread.
+        """
+        model, selected, index = self._prepare(items, labels, allow_empty_text, max_items, model, field)
+        texts = [item.text for item in items]
+        if self.coalescer is not None:
+            all_scores = await self.coalescer.score(model, texts)
+        else:
+            all_scores = model.scorer.score(texts)
+        return self._finish(model, items, selected, index, all_scores, explain, store, source)
+
+    def _prepare(
+        self,
+        items: Sequence[ModerationItem],
+        labels: Sequence[str] | None,
+        allow_empty_text: bool,
+        max_items: int | None,
+        model: LoadedModel | None,
+        field: str,
+    ) -> tuple[LoadedModel, tuple[str, ...], np.ndarray]:
+        """Validate the request; the model to use, the selected labels and their columns."""
         limit = self.limits.max_items if max_items is None else max_items
         if not items:
             raise InvalidInput("no items to moderate", code="items_empty")
         if len(items) > limit:
             raise InvalidInput(f"{len(items)} items; the limit is {limit}", code="too_many_items")
-        if len({item.id for item in items}) != len(items):
+        if len(items) > 1 and len({item.id for item in items}) != len(items):
             dupes = sorted(key for key, n in Counter(item.id for item in items).items() if n > 1)
             raise InvalidInput(f"duplicate ids in {field}: {dupes[:20]}", code="duplicate_id", field=field)
+        max_bytes = self.limits.max_text_bytes
         for i, item in enumerate(items):
-            check_text(
-                item.text,
-                max_bytes=self.limits.max_text_bytes,
-                allow_empty=allow_empty_text,
-                field=f"{field}[{i}].text",
-            )
+            check_text(item.text, max_bytes=max_bytes, allow_empty=allow_empty_text, field=f"{field}[{i}].text")
         model = model or self.model()
         selected, index = self.select_labels(model, labels)
-        all_scores = model.scorer.score([item.text for item in items])
+        return model, selected, index
+
+    def _finish(
+        self,
+        model: LoadedModel,
+        items: Sequence[ModerationItem],
+        selected: tuple[str, ...],
+        index: np.ndarray,
+        all_scores: np.ndarray,
+        explain: bool,
+        store: bool,
+        source: str,
+    ) -> ModerationOutcome:
+        """Decide, explain, hand flagged items to the review sink and tell the observer."""
         scores = all_scores[:, index]
         decisions = model.policy.decide(scores, index)
         spans = self._explain(model, items, selected) if explain else None
@@ -223,6 +276,8 @@ class ModerationCore:
         return [model.explainer.explain(item.text, labels, top_k=top_k) for item in items]
 
     def _submit(self, outcome: ModerationOutcome, source: str) -> None:
+        if isinstance(self.sink, NullReviewSink):
+            return  # the review queue is off: do not build items only to drop them
         flagged_rows = np.flatnonzero(outcome.decisions.decision > 0)
         if flagged_rows.size == 0:
             return
@@ -253,3 +308,71 @@ class ModerationCore:
             self.sink.submit(flagged)
         except Exception:  # the review queue must never fail a moderation response
             logger.exception("review sink failed; moderation result unaffected")
+
+
+_Pending = tuple[LoadedModel, Sequence[str], "asyncio.Future[np.ndarray]"]
+
+
+class ScoreCoalescer:
+    """Opportunistic micro-batching: score the texts of concurrent requests in one ONNX run.
+
+    :meth:`score` queues its texts and schedules one flush with ``loop.call_soon``; every request that reaches
+    :meth:`score` before the flush runs (those already in the event loop's ready queue, e.g. all requests read
+    in the same loop iteration) joins that run. There is no timer: a request that arrives alone is scored
+    immediately, so coalescing never adds latency when the service is idle, and batches grow by themselves
+    when it is busy. Runs on the event loop thread; meant for small requests only.
+    """
+
+    def __init__(self, max_texts: int = 64) -> None:
+        self.max_texts = max_texts
+        # per event loop (one per worker process in production; tests may run several): a run's futures must
+        # all belong to the loop that resolves them
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
+        self.runs = 0  # ONNX runs made and texts scored (what coalescing saved: texts - runs)
+        self.texts = 0
+
+    async def score(self, model: LoadedModel, texts: Sequence[str]) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[np.ndarray] = loop.create_future()
+        queue = self._pending.get(loop)
+        if queue is None:  # the first request since the last flush on this loop schedules the next one
+            queue = self._pending[loop] = []
+            loop.call_soon(self._flush, loop)
+        queue.append((model, texts, future))
+        return await future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        pending = self._pending.pop(loop, [])
+        while pending:
+            model = pending[0][0]
+            group: list[_Pending] = []
+            rest: list[_Pending] = []
+            n = 0
+            for entry in pending:  # same model (a reload may be in between), up to max_texts per run
+                if entry[0] is model and (n == 0 or n + len(entry[1]) <= self.max_texts):
+                    group.append(entry)
+                    n += len(entry[1])
+                else:
+                    rest.append(entry)
+            pending = rest
+            self._run(model, group)
+
+    def _run(self, model: LoadedModel, group: list[_Pending]) -> None:
+        texts = [text for _, entry_texts, _ in group for text in entry_texts]
+        try:
+            scores = model.scorer.score(texts)
+        except BaseException as exc:
+            for _, _, future in group:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self.runs += 1
+        self.texts += len(texts)
+        start = 0
+        for _, entry_texts, future in group:
+            stop = start + len(entry_texts)
+            if not future.done():  # the request may have been cancelled (client gone)
+                future.set_result(scores[start:stop])
+            start = stop

@@ -40,12 +40,26 @@ def reset_request_id(token: Any) -> None:
     _request_id.reset(token)
 
 
+_second_prefix: tuple[int, str] = (-1, "")
+
+
+def _iso_millis(created: float) -> str:
+    """``2024-06-01T12:00:00.123Z`` for a UNIX time; the seconds part is formatted once per second."""
+    global _second_prefix
+    second = int(created)
+    cached_second, prefix = _second_prefix
+    if second != cached_second:
+        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_prefix = (second, prefix)
+    return f"{prefix}.{int((created - second) * 1000):03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     """``{"ts", "level", "logger", "message", "request_id", ...extra}`` as one orjson line."""
 
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "ts": _iso_millis(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

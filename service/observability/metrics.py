@@ -9,7 +9,7 @@ collector, whichever worker answers the scrape.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from prometheus_client import (
@@ -46,6 +46,7 @@ LATENCY_BUCKETS = (
     10.0,
 )
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_SMALL_BATCH = 16  # outcomes up to this many items are counted in plain Python
 
 
 class Metrics:
@@ -95,23 +96,50 @@ class Metrics:
             ["result"],
             registry=reg,
         )
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._children: dict[tuple[Any, ...], Any] = {}
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(endpoint, method, str(status)).inc()
-        self.latency.labels(endpoint, method).observe(seconds)
+        key = (endpoint, method, status)
+        children = self._request_children.get(key)
+        if children is None:  # label lookups validate and lock: do them once per label set
+            children = (self.requests.labels(endpoint, method, str(status)), self.latency.labels(endpoint, method))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_outcome(self, api: str, outcome: ModerationOutcome) -> None:
         """Per-decision and per-(label, decision) counts; at most 3 x labels increments per batch."""
-        decision_counts = np.bincount(outcome.decisions.decision, minlength=len(DECISIONS))
-        for level, name in enumerate(DECISIONS):
-            if decision_counts[level]:
-                self.items.labels(api, name).inc(int(decision_counts[level]))
-        levels = outcome.decisions.levels
-        for j, label in enumerate(outcome.labels):
-            counts = np.bincount(levels[:, j], minlength=len(DECISIONS))
-            for level, name in enumerate(DECISIONS):
-                if counts[level]:
-                    self.label_decisions.labels(label, name).inc(int(counts[level]))
+        decisions = outcome.decisions
+        levels = decisions.levels
+        labels = outcome.labels
+        if len(levels) <= _SMALL_BATCH:  # a few items: plain Python beats numpy's per-call overhead
+            item_counts: dict[int, int] = {}
+            for level in decisions.decision.tolist():
+                item_counts[level] = item_counts.get(level, 0) + 1
+            label_counts: dict[tuple[int, int], int] = {}
+            for row in levels.tolist():
+                for j, level in enumerate(row):
+                    label_counts[j, level] = label_counts.get((j, level), 0) + 1
+        else:
+            n_levels = len(DECISIONS)
+            bins = np.bincount(decisions.decision, minlength=n_levels)
+            item_counts = {level: int(bins[level]) for level in range(n_levels) if bins[level]}
+            label_counts = {}
+            for j in range(len(labels)):
+                bins = np.bincount(levels[:, j], minlength=n_levels)
+                label_counts.update({(j, level): int(bins[level]) for level in range(n_levels) if bins[level]})
+        for level, count in item_counts.items():
+            self._child(self.items, api, DECISIONS[level]).inc(count)
+        for (j, level), count in label_counts.items():
+            self._child(self.label_decisions, labels[j], DECISIONS[level]).inc(count)
+
+    def _child(self, family: Counter, *label_values: str) -> Any:
+        key = (id(family), *label_values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*label_values)
+        return child
 
     def model_swapped(self, old: LoadedModel | None, new: LoadedModel) -> None:
         if old is not None and (old.name, old.version) != (new.name, new.version):

@@ -1,0 +1,1 @@
+"""Load tests: locust traffic (locustfile.py), the runner (run.py) and the corpus builder."""

@@ -1,0 +1,322 @@
+"""The hot-path machinery behaves exactly like the plain path it replaces.
+
+* the lean JSON route gives the same responses as FastAPI's standard handling, errors and their order included;
+* coalesced scoring (concurrent small requests in one ONNX run) gives every request its own scores;
+* a large batch split across threads scores like one run;
+* the faster metrics, request ids and log timestamps produce what the slower code did.
+
+No timings here: benchmarks/bench_http.py and loadtests/ measure speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import SecretStr
+
+from service.api import native, openai_compat, perspective, routing, threads
+from service.app import create_app
+from service.auth import Access, require_api_key
+from service.core.model_holder import ModelHolder, ModelLoader
+from service.core.moderation import ModerationCore, ModerationItem
+from service.core.scoring import Scorer, create_session
+from service.observability.logging import _iso_millis
+from service.observability.metrics import Metrics
+from service.observability.middleware import new_request_id
+from service.settings import Settings
+from tests.service.bundles import WordWeightExplainer, build_bundle, set_current
+from threadguard.bundle import load_bundle
+
+from .conftest import TestClient
+
+KEY = "hot-path-key"
+JSON = "application/json"
+PLUS_JSON = "application/vnd.threadguard+json"  # FastAPI parses it as JSON; the lean path leaves it to FastAPI
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("hot") / "m"
+    build_bundle(root / "1", "1")
+    set_current(root, "1")
+    return root
+
+
+@pytest.fixture(scope="module")
+def client(model_dir: Path) -> Any:
+    app = create_app(
+        Settings(model=model_dir, api_keys=[SecretStr(KEY)]),
+        explainer_factory=WordWeightExplainer.from_bundle,
+    )
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def without_request_id(payload: Any) -> Any:
+    if isinstance(payload, dict):
+        return {k: without_request_id(v) for k, v in payload.items() if k not in {"request_id", "id"}}
+    if isinstance(payload, list):
+        return [without_request_id(v) for v in payload]
+    return payload
+
+
+def test_the_moderation_routes_take_the_lean_path() -> None:
+    for router in (native.router, threads.router, perspective.router, openai_compat.router):
+        for route in router.routes:
+            handler = route.get_route_handler()  # type: ignore[attr-defined]
+            assert getattr(handler, "lean", False), route.path  # type: ignore[attr-defined]
+
+
+CASES: list[tuple[str, bytes, dict[str, str]]] = [
+    ("/v1/moderate", b'{"items": [{"id": "a", "text": "you are a stupid idiot"}]}', {}),
+    (
+        "/v1/moderate",
+        b'{"items": [{"id": "a", "text": "fine"}, {"id": "b", "text": "kill"}], "labels": ["insult"]}',
+        {},
+    ),
+    ("/v1/moderate", b'{"items": [{"id": "a", "text": "x"}], "explain": true}', {}),
+    ("/v1/moderate", b'{"items": [{"id": "a", "text": "x", "bogus": 1}]}', {}),  # unknown field: 422
+    ("/v1/moderate", b'{"items": [{"id": "a", "text": 5}]}', {}),  # wrong type: 422
+    ("/v1/moderate", b'{"items": []}', {}),  # core error: 422 items_empty
+    ("/v1/moderate", b'{"items": [{"id": "a", "text": "x"}], "explain": "yes"}', {}),  # StrictBool
+    ("/v1/moderate", b'{"items": [', {}),  # malformed JSON: 400
+    ("/v1/moderate", b'{"items": [{"id": "a", "text": "\\ud800"}]}', {}),  # lone surrogate: 400
+    ("/v1/moderate", b"", {}),  # no body: 422
+    ("/v1/moderate", b"[1, 2]", {}),  # not an object: 422
+    ("/v1/moderate", b'{"items": [{"id": "a", "text": "x"}]}', {"authorization": "Bearer wrong"}),  # 401
+    ("/v1/moderate", b'{"items": [', {"authorization": "Bearer wrong"}),  # JSON errors come before auth
+    ("/v1/moderate", b'{"items": 3}', {"authorization": "Bearer wrong"}),  # auth comes before validation
+    (
+        "/v1/threads:moderate",
+        b'{"comments": [{"id": "a", "text": "hi"}, {"id": "b", "text": "idiot", "parent_id": "a"}]}',
+        {},
+    ),
+    ("/v1/threads:moderate", b'{"comments": [{"id": "a", "text": "hi", "parent_id": "zz"}]}', {}),
+    ("/v1alpha1/comments:analyze", b'{"comment": {"text": "you idiot"}, "requestedAttributes": {"INSULT": {}}}', {}),
+    ("/v1alpha1/comments:analyze", b'{"comment": {"text": ""}, "requestedAttributes": {"INSULT": {}}}', {}),
+    ("/v1alpha1/comments:analyze", b'{"comment": {"text": "a"}, "requestedAttributes": {"NOPE": {}}}', {}),
+    ("/v1/moderations", b'{"input": ["you idiot", "fine"]}', {}),
+    ("/v1/moderations", b'{"input": [{"type": "image_url"}]}', {}),
+    ("/v1/moderations", b'{"input": "x"}', {"authorization": "Bearer wrong"}),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "headers"), CASES)
+def test_lean_and_standard_paths_answer_alike(
+    client: TestClient, path: str, body: bytes, headers: dict[str, str]
+) -> None:
+    base = {"authorization": f"Bearer {KEY}", **headers}
+    lean = client.post(path, content=body, headers={**base, "content-type": JSON})
+    standard = client.post(path, content=body, headers={**base, "content-type": PLUS_JSON})
+    assert lean.status_code == standard.status_code
+    assert {k: v for k, v in lean.headers.items() if k in {"www-authenticate", "x-threadguard-model"}} == {
+        k: v for k, v in standard.headers.items() if k in {"www-authenticate", "x-threadguard-model"}
+    }
+    assert without_request_id(lean.json()) == without_request_id(standard.json())
+
+
+def test_other_content_types_still_get_fastapis_answer(client: TestClient) -> None:
+    body = b'{"items": [{"id": "a", "text": "x"}]}'
+    for content_type in ("text/plain", None):
+        headers = {"authorization": f"Bearer {KEY}"}
+        if content_type:
+            headers["content-type"] = content_type
+        response = client.post("/v1/moderate", content=body, headers=headers)
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_dependency_overrides_are_honoured(model_dir: Path) -> None:
+    settings = Settings(model=model_dir, api_keys=[SecretStr(KEY)])
+    app = create_app(settings, explainer_factory=WordWeightExplainer.from_bundle)
+
+    async def allow_all() -> Access:
+        return Access.API
+
+    app.dependency_overrides[require_api_key] = allow_all
+    with TestClient(app) as test_client:
+        response = test_client.post("/v1/moderate", json={"items": [{"id": "a", "text": "hello"}]})
+    assert response.status_code == 200
+
+
+def test_big_requests_are_scored_off_the_event_loop_with_the_same_results(client: TestClient) -> None:
+    texts = [f"comment {i} you stupid idiot " * 8 for i in range(60)]  # well over the inline budget
+    items = [{"id": str(i), "text": t} for i, t in enumerate(texts)]
+    big = client.post("/v1/moderate", json={"items": items}, headers={"authorization": f"Bearer {KEY}"}).json()
+    one_by_one = [
+        client.post("/v1/moderate", json={"items": [item]}, headers={"authorization": f"Bearer {KEY}"}).json()
+        for item in items[:5]
+    ]
+    for i, single in enumerate(one_by_one):
+        assert single["results"][0]["scores"] == pytest.approx(big["results"][i]["scores"], abs=1e-5)
+
+
+# --- coalescing ----------------------------------------------------------------------------------------
+
+
+def core_for(model_dir: Path, *, coalesce: bool) -> ModerationCore:
+    holder = ModelHolder(ModelLoader(model_dir, explainer_factory=WordWeightExplainer.from_bundle))
+    holder.load()
+    return ModerationCore(holder, coalesce=coalesce)
+
+
+def test_concurrent_small_requests_share_one_run_and_keep_their_own_scores(model_dir: Path) -> None:
+    core = core_for(model_dir, coalesce=True)
+    batches = [[ModerationItem(f"{i}-{j}", f"text {i} {'idiot ' * j}") for j in range(1 + i % 3)] for i in range(12)]
+
+    async def all_at_once() -> list[Any]:
+        return await asyncio.gather(*(core.moderate_async(items, source="native") for items in batches))
+
+    outcomes = asyncio.run(all_at_once())
+    assert core.coalescer is not None
+    assert core.coalescer.runs == 1
+    assert core.coalescer.texts == sum(len(b) for b in batches)
+    for items, outcome in zip(batches, outcomes, strict=True):
+        alone = core.moderate(items)
+        assert [item.id for item in outcome.items] == [item.id for item in items]
+        np.testing.assert_allclose(outcome.scores, alone.scores, atol=1e-6)
+        assert outcome.decisions.decision.tolist() == alone.decisions.decision.tolist()
+
+
+def test_a_request_alone_is_scored_at_once(model_dir: Path) -> None:
+    core = core_for(model_dir, coalesce=True)
+
+    async def one_after_another() -> None:
+        for i in range(3):
+            await core.moderate_async([ModerationItem(str(i), "you idiot")])
+
+    asyncio.run(one_after_another())
+    assert core.coalescer is not None
+    assert (core.coalescer.runs, core.coalescer.texts) == (3, 3)
+
+
+def test_coalescing_respects_its_run_size_and_validation(model_dir: Path) -> None:
+    core = core_for(model_dir, coalesce=True)
+    assert core.coalescer is not None
+    core.coalescer.max_texts = 4
+
+    async def many() -> list[Any]:
+        calls = [core.moderate_async([ModerationItem("a", f"hello {i}")]) for i in range(10)]
+        calls.append(core.moderate_async([ModerationItem("a", "   ")]))  # invalid: fails alone
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(many())
+    assert core.coalescer.runs == 3  # 4 + 4 + 2
+    assert all(not isinstance(r, BaseException) for r in results[:10])
+    assert getattr(results[10], "code", None) == "text_empty"
+
+
+def test_a_failing_run_fails_every_request_in_it(model_dir: Path) -> None:
+    core = core_for(model_dir, coalesce=True)
+    model = core.model()
+
+    class Broken:
+        labels = model.scorer.labels
+
+        def score(self, texts: list[str]) -> np.ndarray:
+            raise RuntimeError("onnxruntime exploded")
+
+    object.__setattr__(model, "scorer", Broken())
+
+    async def two() -> list[Any]:
+        return await asyncio.gather(  # type: ignore[return-value]
+            core.moderate_async([ModerationItem("a", "x")]),
+            core.moderate_async([ModerationItem("b", "y")]),
+            return_exceptions=True,
+        )
+
+    assert [str(r) for r in asyncio.run(two())] == ["onnxruntime exploded"] * 2
+
+
+# --- scoring split across threads --------------------------------------------------------------------
+
+
+def test_large_batches_split_across_threads_score_like_one_run(model_dir: Path) -> None:
+    bundle = load_bundle(model_dir)
+    session = create_session(bundle.onnx_path)
+    serial = Scorer(session, bundle.labels, parallel_runs=1)
+    parallel = Scorer(session, bundle.labels, parallel_runs=2, parallel_min_chars=1_000)
+    padded = Scorer(session, bundle.labels, parallel_runs=3, parallel_min_chars=1_000, max_batch_chars=2_048)
+    texts = [f"comment {i}: " + "you stupid idiot " * (i % 7) + "fine words " * (i % 5) for i in range(150)]
+    expected = serial.score(texts)
+    np.testing.assert_allclose(parallel.score(texts), expected, atol=1e-6)
+    np.testing.assert_allclose(padded.score(texts), expected, atol=1e-6)
+    np.testing.assert_allclose(parallel.score(texts[:1]), expected[:1], atol=1e-6)
+
+
+# --- observability -------------------------------------------------------------------------------------
+
+
+def _counts(metrics: Metrics) -> dict[tuple[str, ...], float]:
+    out = {}
+    for family in metrics.registry.collect():
+        for sample in family.samples:
+            if sample.name in {"threadguard_items_total", "threadguard_label_decisions_total"}:
+                out[(sample.name, *sorted(sample.labels.values()))] = sample.value
+    return out
+
+
+def test_outcome_metrics_count_the_same_for_small_and_large_batches(model_dir: Path) -> None:
+    core = core_for(model_dir, coalesce=False)
+    texts = ["you idiot", "hello", "kill you", "nice day", "damn idiot"] * 8
+    one_by_one, at_once = Metrics(), Metrics()
+    for i, text in enumerate(texts):
+        one_by_one.observe_outcome("native", core.moderate([ModerationItem(str(i), text)]))
+    at_once.observe_outcome("native", core.moderate([ModerationItem(str(i), t) for i, t in enumerate(texts)]))
+    assert _counts(one_by_one) == _counts(at_once)
+    assert sum(v for k, v in _counts(at_once).items() if k[0] == "threadguard_items_total") == len(texts)
+
+
+def test_request_ids_are_32_hex_digits_and_distinct() -> None:
+    ids = {new_request_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+
+
+@pytest.mark.parametrize("created", [0.0, 1.9999, 1717243200.5, 1717243259.0004, 1800000000.123456])
+def test_log_timestamps_match_isoformat(created: float) -> None:
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert _iso_millis(created) == expected
+
+
+def test_large_requests_are_offloaded_at_most_two_at_a_time() -> None:
+    release = threading.Event()
+    running: list[int] = []
+    lock = threading.Lock()
+    peak = 0
+
+    def work() -> int:
+        nonlocal peak
+        with lock:
+            running.append(1)
+            peak = max(peak, len(running))
+        release.wait(timeout=30)
+        with lock:
+            running.pop()
+        return 1
+
+    async def scenario() -> list[int]:
+        tasks = [asyncio.create_task(routing.offload(work)) for _ in range(5)]
+        limiter = None
+        for _ in range(2000):  # until two run `work` and three wait for a token
+            await asyncio.sleep(0.005)
+            limiter = routing._limiters.get(asyncio.get_running_loop())
+            with lock:
+                inside = len(running)
+            if limiter and inside == routing.OFFLOAD_THREADS and limiter.statistics().tasks_waiting == 3:
+                break
+        assert limiter is not None
+        assert limiter.borrowed_tokens == routing.OFFLOAD_THREADS
+        assert limiter.statistics().tasks_waiting == 3
+        release.set()
+        return await asyncio.gather(*tasks)
+
+    assert asyncio.run(scenario()) == [1] * 5
+    assert peak == routing.OFFLOAD_THREADS
