@@ -48,11 +48,19 @@ def test_endorsed_scores_above_reporting(bundle) -> None:
     endorsed = _scores(bundle, pairs["endorsed"].tolist())
     reporting = _scores(bundle, pairs["reporting"].tolist())
     wins = endorsed > reporting
-    assert wins.mean() > 0.5, "endorsed texts must at least usually outscore their reporting twins"
     losses = [event for event, won in zip(pairs["event"], wins, strict=True) if not won]
     assert wins.mean() >= PAIR_WIN_RATE_TARGET, (
         f"endorsed > reporting in {wins.sum()}/{len(pairs)} pairs ({wins.mean():.1%}); losses: {losses}"
     )
+
+
+def test_endorsed_usually_scores_above_reporting(bundle) -> None:
+    """Regression floor below the target: stance must clearly matter (the 80% target is tracked above)."""
+    if LABEL not in bundle.labels:
+        pytest.skip(f"the default model {bundle.name} {bundle.version} has no {LABEL!r} label yet")
+    pairs = load_minimal_pairs()
+    wins = _scores(bundle, pairs["endorsed"].tolist()) > _scores(bundle, pairs["reporting"].tolist())
+    assert wins.mean() >= 0.65, f"endorsed > reporting in only {wins.sum()}/{len(pairs)} pairs"
 
 
 def test_experimental_label_never_blocks(bundle) -> None:
