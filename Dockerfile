@@ -32,10 +32,15 @@ ENV PATH=/opt/venv/bin:$PATH \
     LANG=C.UTF-8 \
     THREADGUARD_HOST=0.0.0.0 \
     THREADGUARD_PORT=8000 \
-    THREADGUARD_MODEL=/app/models/threadguard-ngram
+    THREADGUARD_MODEL=/app/models/threadguard-ngram \
+    THREADGUARD_DATABASE_URL=sqlite:////var/lib/threadguard/threadguard.db \
+    THREADGUARD_REVIEW_SPILL_PATH=/var/lib/threadguard/review-spill.jsonl
 RUN groupadd --system --gid 10001 threadguard \
  && useradd --system --uid 10001 --gid threadguard --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin threadguard
+        --shell /usr/sbin/nologin threadguard \
+ && install -d -o 10001 -g 10001 -m 0750 /var/lib/threadguard
+# the review queue (SQLite by default; set THREADGUARD_DATABASE_URL for PostgreSQL) and its spill file
+VOLUME ["/var/lib/threadguard"]
 COPY --from=build /opt/venv /opt/venv
 # the default model: its bundle(s) and the `current` pointer, read-only for the service user
 COPY --chown=root:root models/threadguard-ngram /app/models/threadguard-ngram
