@@ -156,7 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=800, help="requests per variant per repetition")
     parser.add_argument("--corpus", type=Path, default=REPO_ROOT / "loadtests" / "data" / "comments.jsonl")
     parser.add_argument("--seed", type=int, default=1)
-    asyncio.run(run(parser.parse_args(argv)))
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="event loop (uvicorn's)")
+    args = parser.parse_args(argv)
+    if args.loop == "uvloop":  # what uvicorn runs when uvloop is installed (it is, with uvicorn[standard])
+        import uvloop
+
+        uvloop.run(run(args))
+    else:
+        asyncio.run(run(args))
     return 0
 
 

@@ -45,6 +45,8 @@ from locust import FastHttpUser, events, task
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
 
+from loadtests.traffic import DEFAULT_MIX, REQUEST_TYPES, error_code, parse_mix  # noqa: F401 (re-exported)
+
 try:
     import orjson
 
@@ -58,8 +60,6 @@ except ImportError:  # pragma: no cover - orjson ships with the service; plain j
 
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_MIX = "single=60,batch=10,thread=5,perspective=15,openai=10"
-REQUEST_TYPES = ("single", "batch", "thread", "perspective", "openai")
 
 
 @events.init_command_line_parser.add_listener
@@ -75,32 +75,6 @@ def _add_arguments(parser: LocustArgumentParser) -> None:
     group.add_argument("--batch-max", env_var="LOADTEST_BATCH_MAX", type=int, default=100)
     group.add_argument("--corpus-dir", env_var="LOADTEST_CORPUS_DIR", default=str(HERE / "data"))
     group.add_argument("--seed", env_var="LOADTEST_SEED", type=int, default=0)
-
-
-def parse_mix(text: str) -> dict[str, float]:
-    """``single=60,batch=10`` -> weights; unknown names or non-positive totals are errors."""
-    weights: dict[str, float] = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        name, _, value = part.partition("=")
-        name = name.strip()
-        if name not in REQUEST_TYPES:
-            raise ValueError(f"unknown request type {name!r} in mix; known: {', '.join(REQUEST_TYPES)}")
-        weights[name] = float(value) if value.strip() else 1.0
-    if not weights or sum(weights.values()) <= 0 or any(w < 0 for w in weights.values()):
-        raise ValueError(f"mix {text!r} needs at least one positive weight")
-    return weights
-
-
-def error_code(content: bytes) -> str:
-    """The error's code from any of the three error shapes (native, Perspective, OpenAI), for stable grouping."""
-    try:
-        error = json.loads(content)["error"]
-        details = error.get("details") or [{}]
-        return str(details[0].get("errorType") or error.get("code") or error.get("type") or "")
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
-        return content[:80].decode("utf-8", "replace")
 
 
 class Corpus:

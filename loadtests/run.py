@@ -450,8 +450,12 @@ def run_locust(args: argparse.Namespace, url: str, key: str, out: Path) -> int:
     if args.processes > 1:
         command += ["--processes", str(args.processes)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOADTEST_", "LOCUST_"))}
+    before = os.times()
     with (out / "locust.log").open("wb") as log:
-        return subprocess.run(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+        code = subprocess.run(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+    after = os.times()
+    args.locust_cpu_s = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return code
 
 
 def read_stats(path: Path, bounds: dict[str, float]) -> tuple[list[TypeResult], TypeResult | None]:
@@ -672,6 +676,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"last {figures['last_mib']:.1f}, max {figures['max_mib']:.1f} MiB "
                 f"({figures['samples']} samples)"
             )
+    if total is not None and total.requests:
+        cpu = getattr(args, "locust_cpu_s", 0.0)
+        print(f"load generator (locust) CPU: {cpu:.1f} s, {cpu / total.requests * 1e6:.0f} us per request")
     print(f"reports: {out}")
     status = "PASS" if verdict.passed else "FAIL"
     print(f"{status}: error rate {verdict.error_rate:.4%} (max {args.max_error_rate:.4%})")
@@ -701,6 +708,7 @@ def main(argv: list[str] | None = None) -> int:
         "rss_mib": {str(pid): value for pid, value in rss.items()},
         "rss_growth": rss_growth(sampler.samples) if sampler is not None else None,
         "server_side_latency": server_side,
+        "locust_cpu_s": round(getattr(args, "locust_cpu_s", 0.0), 2),
         "verdict": asdict(verdict),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n", encoding="utf-8")

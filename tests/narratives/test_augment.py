@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from training.datasets.cleaning import text_keys
 from training.narratives.augment import add_reported_copies, reported, reported_texts
 from training.narratives.labeling_functions import POSITIVE, apply_lfs, majority_vote
 
@@ -53,3 +54,13 @@ def test_add_reported_copies_labels() -> None:
     assert second["atrocity_denial"].isna().all() and (second["conspiracy"] == 0).all()
     assert not out.loc[~out["augmented"], "text"].isin(copies["text"]).any()
     assert out.loc[~out["augmented"]].drop(columns="augmented").equals(frame)
+
+
+def test_add_reported_copies_recomputes_the_dedup_key_and_keeps_the_split() -> None:
+    frame = pd.DataFrame(
+        {"text": ["Bucha was staged."], "key": ["bucha was staged"], "split": ["val"], "atrocity_denial": [1.0]}
+    )
+    out = add_reported_copies(frame, ["atrocity_denial"], copies_per_row=1)
+    copy = out[out["augmented"]].iloc[0]
+    assert copy["split"] == "val"
+    assert copy["key"] == text_keys([copy["text"]])[0] != "bucha was staged"

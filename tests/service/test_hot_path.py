@@ -11,6 +11,7 @@ No timings here: benchmarks/bench_http.py and loadtests/ measure speed.
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import threading
 from datetime import UTC, datetime
@@ -320,3 +321,15 @@ def test_large_requests_are_offloaded_at_most_two_at_a_time() -> None:
 
     assert asyncio.run(scenario()) == [1] * 5
     assert peak == routing.OFFLOAD_THREADS
+
+
+def test_a_model_load_freezes_the_long_lived_heap(model_dir: Path) -> None:
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    holder = ModelHolder(ModelLoader(model_dir, explainer_factory=WordWeightExplainer.from_bundle))
+    ModerationCore(holder)
+    holder.load()
+    assert gc.get_freeze_count() > 0  # full collections no longer walk the app and the model
+    gc.unfreeze()
+    ModerationCore(holder, freeze_heap=False)  # opting out adds no listener beyond the first core's
+    assert len(holder._listeners) == 1

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
+from training.datasets.cleaning import text_keys
+
 REPORTERS: tuple[str, ...] = (
     "Pro-Kremlin outlets",
     "Russian state media",
@@ -135,7 +137,8 @@ def add_reported_copies(
     """``frame`` plus ``copies_per_row`` reported copies of every row positive for any of ``labels``.
 
     In a copy, each of ``labels`` that was 1 becomes 0 (a report of the claim is not the claim); other columns
-    are copied unchanged, and an ``augmented`` column marks the copies.
+    are copied unchanged (so a copy stays in its original's split and source), except a corpus dedup ``key``
+    column, which is recomputed for the new text. An ``augmented`` column marks the copies.
     """
     positive = (frame[list(labels)] == 1).any(axis=1)
     parts = [frame.assign(augmented=False)]
@@ -144,5 +147,7 @@ def add_reported_copies(
         copies[text_column] = reported_texts(copies[text_column].astype(str), variant)
         for label in labels:
             copies.loc[copies[label] == 1, label] = 0.0
+        if "key" in copies.columns:
+            copies["key"] = text_keys(copies[text_column])
         parts.append(copies.assign(augmented=True))
     return pd.concat(parts, ignore_index=True)

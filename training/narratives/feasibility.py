@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,7 @@ def load_corpus(
         configs[0].options["kinds"] = kinds
     if frames is not None:
         configs[0].options["reporting_frames"] = frames
-    copies = int(configs[0].option("reporting_frames", 1))
+    copies = int(configs[0].option("reporting_frames", 3))
     comment_sources = [SourceConfig.model_validate({**raw, "labels": TOXICITY_RULES}) for raw in COMMENT_SOURCES]
     configs += comment_sources
     parts = []
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     corpus = load_corpus(args.data_root, args.toxicity_rows, args.seed, args.kinds, frames=args.frames)
     featurize, models, validation = fit_models(corpus, args.seed, args.val_fraction)
 
-    def score(texts: list[str]) -> dict[str, np.ndarray]:
+    def score(texts: Sequence[str]) -> dict[str, np.ndarray]:
         features = featurize(list(texts))
         return {label: models[label].predict_proba(features)[:, 1] for label in NARRATIVE_LABELS}
 
