@@ -47,5 +47,10 @@ train: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_onnx.py
 
+## start the service with production settings (2 workers), run locust headless, judge p99 and error rate
+LOADTEST_ARGS ?=
+loadtest: $(VENV)/.installed-dev
+	$(BIN)/python loadtests/run.py $(LOADTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
