@@ -72,16 +72,14 @@ class _GraphBuilder:
         return name
 
     def op(self, op_type: str, inputs: list[str], hint: str | None = None, *, domain: str = "",
-           name: str | None = None, n_outputs: int = 1, **attrs: object) -> str:
-        outputs = [self.fresh(hint or op_type.lower()) for _ in range(n_outputs)]
-        self.nodes.append(helper.make_node(op_type, inputs, outputs, name=name or outputs[0], domain=domain,
-                                           **attrs))
-        return outputs[0]
+           name: str | None = None, **attrs: object) -> str:
+        output = self.fresh(hint or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [output], name=name or output, domain=domain, **attrs))
+        return output
 
-    def op_multi(self, op_type: str, inputs: list[str], n_outputs: int, hint: str, **attrs: object) -> list[str]:
-        outputs = [self.fresh(f"{hint}{i}") for i in range(n_outputs)]
-        self.nodes.append(helper.make_node(op_type, inputs, outputs, name=outputs[0], **attrs))
-        return outputs
+    def stack_columns(self, columns: list[str], hint: str) -> str:
+        """[T] tensors -> one [T, len(columns)] tensor."""
+        return self.op("Concat", [self.op("Unsqueeze", [c, self.const([1])]) for c in columns], hint, axis=1)
 
     # -- integer stream helpers ------------------------------------------------------------------------
     def shift(self, values: str, by: int, fill: str) -> str:
@@ -241,9 +239,7 @@ def _ngram_keys(g: _GraphBuilder, codes: str, flags: str, char_min: int, char_ma
             valids.append(g.op("ScatterElements", [no_bigram, anchors, same_row], "bigram_valid", axis=0))
             families.append(FAMILY_WORD)
 
-    stack = lambda items, hint: g.op("Concat", [g.op("Unsqueeze", [x, g.const([1])]) for x in items],  # noqa: E731
-                                     hint, axis=1)
-    return stack(keys, "keys"), stack(valids, "valid"), families
+    return g.stack_columns(keys, "keys"), g.stack_columns(valids, "valid"), families
 
 
 def _row_sums(g: _GraphBuilder, values: str, boundaries: str, width: int) -> str:
