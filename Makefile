@@ -9,7 +9,7 @@ PORT ?= 8000
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: serve test lint typecheck train bench loadtest clean system-deps
+.PHONY: serve test lint typecheck train bench bench-http loadtest clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ train: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_onnx.py
+
+## HTTP benchmark: no-op vs one comment vs batches of 100, with wrk (Debian package)
+BENCH_ARGS ?=
+bench-http: $(VENV)/.installed-dev
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python benchmarks/bench_http.py $(BENCH_ARGS)
 
 ## start the service with production settings (2 workers), run locust headless, judge p99 and error rate
 LOADTEST_ARGS ?=

@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,9 @@ from typing import Any
 from locust import FastHttpUser, events, task
 from locust.argument_parser import LocustArgumentParser
 from locust.env import Environment
+
+if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `locust -f .../locustfile.py` from any directory
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loadtests.traffic import DEFAULT_MIX, REQUEST_TYPES, error_code, parse_mix  # noqa: F401 (re-exported)
 
