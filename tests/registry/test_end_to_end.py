@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.registry.load import Traffic
 from tests.service.server import ServerProcess
+from tests.traffic import Traffic
 from threadguard.bundle import ModelBundle, write_bundle
 from threadguard.cli import main
 from training.registry import ModelRegistry
@@ -53,7 +53,9 @@ def test_train_evaluate_promote_and_roll_back_a_live_service(
     server = ServerProcess(tmp_path / "server.log", args=["--model", str(registry.path)],
                            env={"THREADGUARD_API_KEYS": API_KEY, "THREADGUARD_ADMIN_KEYS": ADMIN_KEY}).start()
     service[1] = server.base_url
-    traffic = Traffic(server.base_url, api_key=API_KEY)
+    traffic = Traffic(server.base_url, api_key=API_KEY,
+                      texts=("you are a stupid idiot", "Refugees arrived in the city today"),
+                      pause=0.01, consecutive=20, max_seconds=240.0, max_requests=10**9)
     try:
         traffic.start().wait_for("1.0.0")
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -18,71 +16,9 @@ from service.settings import Settings
 from tests.service.bundles import build_bundle, build_model_dir, set_current
 from tests.service.conftest import TEST_VERSIONS, TestClient
 from tests.service.server import ServerProcess
+from tests.traffic import Traffic
 
 pytestmark = pytest.mark.slow  # starts its own servers (two of them multi-process)
-
-MAX_LOAD_SECONDS = 180.0
-MAX_LOAD_REQUESTS = 50_000
-
-
-@dataclass
-class Load:
-    """Client threads posting /v1/moderate on fresh connections (so every worker gets traffic)."""
-
-    base_url: str
-    threads: int = 2
-    versions: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _workers: list[threading.Thread] = field(default_factory=list)
-
-    def start(self) -> Load:
-        for n in range(self.threads):
-            thread = threading.Thread(target=self._run, args=(n,), daemon=True)
-            thread.start()
-            self._workers.append(thread)
-        return self
-
-    def _run(self, n: int) -> None:
-        deadline = time.monotonic() + MAX_LOAD_SECONDS
-        body = {"items": [{"id": f"t{n}", "text": "you are a stupid idiot"}, {"id": "b", "text": "hello"}]}
-        with httpx.Client(
-            base_url=self.base_url, timeout=30.0, limits=httpx.Limits(max_keepalive_connections=0)
-        ) as client:
-            while not self._stop.is_set() and time.monotonic() < deadline and len(self.versions) < MAX_LOAD_REQUESTS:
-                try:
-                    response = client.post("/v1/moderate", json=body)
-                    if response.status_code != 200:
-                        self._record(failure=f"{response.status_code}: {response.text[:200]}")
-                    else:
-                        self._record(version=response.json()["model"]["version"])
-                except httpx.HTTPError as exc:
-                    self._record(failure=f"{type(exc).__name__}: {exc}")
-
-    def _record(self, *, version: str | None = None, failure: str | None = None) -> None:
-        with self._lock:
-            if version is not None:
-                self.versions.append(version)
-            if failure is not None:
-                self.failures.append(failure)
-
-    def wait_for(self, version: str, *, consecutive: int = 40, timeout: float = 30.0) -> None:
-        """Until the last ``consecutive`` responses all came from ``version``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                tail = self.versions[-consecutive:]
-            if len(tail) == consecutive and set(tail) == {version}:
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"responses did not settle on {version}; last: {self.versions[-consecutive:]}")
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._workers:
-            thread.join(timeout=60)
-
 
 def model_info(base_url: str) -> dict[tuple[str, str], float]:
     """(version, pid) -> value of threadguard_model_info (pid is '' outside multiprocess mode)."""
@@ -111,7 +47,7 @@ def two_workers(models: Path, tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 def test_reload_twice_under_load_across_two_workers(two_workers: ServerProcess, models: Path) -> None:
-    load = Load(two_workers.base_url).start()
+    load = Traffic(two_workers.base_url, fresh_connections=True).start()  # every worker gets traffic
     try:
         load.wait_for("1.0.0")
 
@@ -148,7 +84,7 @@ def test_reload_twice_under_load_across_two_workers(two_workers: ServerProcess, 
 
 def test_sighup_reloads_a_single_worker_under_load(models: Path, tmp_path: Path) -> None:
     proc = ServerProcess(tmp_path / "single.log", args=["--model", str(models)]).start()
-    load = Load(proc.base_url, threads=1).start()
+    load = Traffic(proc.base_url, threads=1, fresh_connections=True).start()
     try:
         load.wait_for("1.0.0", consecutive=10)
         set_current(models, "2.0.0")

@@ -1,4 +1,5 @@
-"""Continuous traffic against a running server, recording the model version of every answer and any failure."""
+"""Continuous /v1/moderate traffic against a running server, recording every answer's model version and any
+failure. Reload and promotion tests use it to show that a model switch fails no request."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ from dataclasses import dataclass, field
 
 import httpx
 
-MAX_SECONDS = 240.0
-
 
 @dataclass
 class Traffic:
     base_url: str
     api_key: str | None = None
     threads: int = 2
-    pause: float = 0.01  # between one thread's requests: continuous traffic that leaves CPU for the test
+    texts: tuple[str, ...] = ("you are a stupid idiot", "hello")
+    pause: float = 0.0  # between one thread's requests; > 0 leaves CPU for the test itself
+    fresh_connections: bool = False  # no keep-alive: with several workers, every worker gets traffic
+    consecutive: int = 40  # answers that must agree before wait_for() returns
+    max_seconds: float = 180.0
+    max_requests: int = 50_000
     versions: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -32,11 +36,12 @@ class Traffic:
 
     def _run(self, n: int) -> None:
         headers = {"X-API-Key": self.api_key} if self.api_key else {}
-        body = {"items": [{"id": f"t{n}", "text": "you are a stupid idiot"},
-                          {"id": "b", "text": "Refugees arrived in the city today"}]}
-        deadline = time.monotonic() + MAX_SECONDS
-        with httpx.Client(base_url=self.base_url, timeout=30.0, headers=headers) as client:
-            while not self._stop.is_set() and time.monotonic() < deadline:
+        first, *rest = self.texts
+        body = {"items": [{"id": f"t{n}", "text": first}] + [{"id": f"b{i}", "text": t} for i, t in enumerate(rest)]}
+        limits = httpx.Limits(max_keepalive_connections=0) if self.fresh_connections else httpx.Limits()
+        deadline = time.monotonic() + self.max_seconds
+        with httpx.Client(base_url=self.base_url, timeout=30.0, headers=headers, limits=limits) as client:
+            while not self._stop.is_set() and time.monotonic() < deadline and self.count() < self.max_requests:
                 try:
                     response = client.post("/v1/moderate", json=body)
                 except httpx.HTTPError as exc:
@@ -46,7 +51,8 @@ class Traffic:
                     self._record(failure=f"{response.status_code}: {response.text[:200]}")
                 else:
                     self._record(version=response.json()["model"]["version"])
-                time.sleep(self.pause)
+                if self.pause:
+                    time.sleep(self.pause)
 
     def _record(self, *, version: str | None = None, failure: str | None = None) -> None:
         with self._lock:
@@ -68,8 +74,9 @@ class Traffic:
                 raise AssertionError(f"traffic stalled at {self.count()} answers")
             time.sleep(0.05)
 
-    def wait_for(self, version: str, *, consecutive: int = 20, timeout: float = 30.0) -> None:
+    def wait_for(self, version: str, *, consecutive: int | None = None, timeout: float = 30.0) -> None:
         """Until the last ``consecutive`` answers all came from ``version``."""
+        consecutive = consecutive or self.consecutive
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
