@@ -154,8 +154,12 @@ def our_candidate(key: str, title: str, model: Any, notes: list[str]) -> Candida
                      labels=len(model.labels), column_input=False, output="scores", notes=notes)
 
 
-def naive_candidate(train: Any, vocab_size: int, texts_for_divergence: Sequence[str]) -> tuple[Candidate, dict]:
-    """TfidfVectorizer(word 1-2 grams) + LogisticRegression on the toxicity rows, skl2onnx default converter."""
+def naive_candidate(train: Any, vocab_size: int, texts_for_divergence: Sequence[str],
+                    sublinear_tf: bool) -> tuple[Candidate, dict]:
+    """TfidfVectorizer(word 1-2 grams) + LogisticRegression on the toxicity rows, skl2onnx default converter.
+
+    ``sublinear_tf=True`` is the pooled baseline of the model card (training/baseline.py); ``False`` is raw TF
+    like ours, and exports without the dense ``Log`` node, so it is the faster and stricter comparison."""
     import onnx
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import StringTensorType
@@ -166,11 +170,12 @@ def naive_candidate(train: Any, vocab_size: int, texts_for_divergence: Sequence[
     rows = train[train["toxicity"].notna()]
     texts, y = rows["text"].tolist(), rows["toxicity"].to_numpy().astype(int)
     min_df = 2
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df, max_features=vocab_size)
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=sublinear_tf, min_df=min_df,
+                                 max_features=vocab_size)
     X = vectorizer.fit_transform(texts)
     if len(vectorizer.vocabulary_) < vocab_size:  # not enough word n-grams seen twice: take singletons too
         min_df = 1
-        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df,
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=sublinear_tf, min_df=min_df,
                                      max_features=vocab_size)
         X = vectorizer.fit_transform(texts)
     classifier = LogisticRegression(C=NAIVE_C, solver="liblinear").fit(X, y)
@@ -201,9 +206,12 @@ def naive_candidate(train: Any, vocab_size: int, texts_for_divergence: Sequence[
                 node.attribute.remove(attribute)
         node.attribute.append(onnx.helper.make_attribute("locale", "C.UTF-8"))
     candidate = Candidate(
-        key="naive", title="naive skl2onnx TF-IDF+LR", onnx_bytes=model.SerializeToString(),
+        key="naive" if sublinear_tf else "naive_raw",
+        title="naive skl2onnx TF-IDF+LR" + (" (sublinear tf)" if sublinear_tf else " (raw tf)"),
+        onnx_bytes=model.SerializeToString(),
         vocabulary=len(vectorizer.vocabulary_), labels=1, column_input=True, output="probabilities",
-        notes=[f"word 1-2 grams (TfidfVectorizer analyzer='word', sublinear_tf, min_df={min_df}, max_features="
+        notes=[f"word 1-2 grams (TfidfVectorizer analyzer='word', sublinear_tf={sublinear_tf}, min_df={min_df}, "
+               f"max_features="
                f"{vocab_size:,}; word is the only analyzer skl2onnx fully supports), LogisticRegression(liblinear, "
                f"C={NAIVE_C}) on the {len(rows):,} training rows with a toxicity label",
                "single label: it scores 1 label, ours all labels, which flatters it",
@@ -314,12 +322,12 @@ def paired_ratio(a: list[float], b: list[float]) -> float:
 
 
 # -- profiling ----------------------------------------------------------------------------------------------
-STAGES = ("1 normalised stream", "2 n-gram hashing", "3 vocabulary lookup + Unique", "4 tf-idf + scoring")
+STAGES = ("1 normalised stream", "2 n-gram hashing", "3 vocabulary lookup", "4 tf-idf + scoring")
 
 
 def node_stages(onnx_bytes: bytes) -> dict[str, str]:
     """Node name -> stage of our graph (docs/architecture.md), from the node order training/export.py writes:
-    the n-gram part starts at the ``is_sep`` node, the lookup at ``vocabulary_lookup``, scoring after ``Unique``."""
+    the n-gram part starts at the ``is_sep`` node, the lookup is the ``vocabulary_lookup`` node, scoring follows."""
     import onnx
 
     stages, stage = {}, 0
@@ -328,9 +336,9 @@ def node_stages(onnx_bytes: bytes) -> dict[str, str]:
             stage = 1
         elif node.name == "vocabulary_lookup":
             stage = 2
-        stages[node.name] = STAGES[stage]
-        if stage == 2 and node.op_type == "Unique":
+        elif stage == 2:
             stage = 3
+        stages[node.name] = STAGES[stage]
     return stages if stage == 3 else {}
 
 
@@ -593,8 +601,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         references[key] = model
 
     log(f"training the naive TF-IDF + LR at vocabulary {vocab_size:,} and converting with skl2onnx")
-    naive, divergence = naive_candidate(train, vocab_size, comments[:DIVERGENCE_TEXTS])
-    candidates.insert(1, naive)
+    naive, divergence = naive_candidate(train, vocab_size, comments[:DIVERGENCE_TEXTS], sublinear_tf=True)
+    naive_raw, _ = naive_candidate(train, vocab_size, comments[:DIVERGENCE_TEXTS], sublinear_tf=False)
+    candidates[1:1] = [naive, naive_raw]
     for c in candidates:
         if c.session is None:
             open_session(c)
@@ -628,10 +637,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours_batch = statistics.median(rates[("ours", "batch")])
     checks = [check("ours batch-of-100 comments per CPU-second (one core)", ours_batch,
                     ours_batch >= TARGET_BATCH_PER_S, f"{ours_batch:,.0f}", f">= {TARGET_BATCH_PER_S:,.0f}")]
-    for mode in ("batch", "single"):
-        speedup = paired_ratio(rates[("ours", mode)], rates[("naive", mode)])
-        checks.append(check(f"ours / naive skl2onnx, {mode} ({'batch of 100' if mode == 'batch' else '1/call'})",
-                            speedup, speedup >= TARGET_SPEEDUP, f"{speedup:.1f}x", f">= {TARGET_SPEEDUP:.0f}x"))
+    for naive_key, tf in (("naive", "sublinear tf"), ("naive_raw", "raw tf")):
+        for mode in ("batch", "single"):
+            speedup = paired_ratio(rates[("ours", mode)], rates[(naive_key, mode)])
+            checks.append(check(f"ours / naive skl2onnx ({tf}), {'batch of 100' if mode == 'batch' else '1/call'}",
+                                speedup, speedup >= TARGET_SPEEDUP, f"{speedup:.1f}x", f">= {TARGET_SPEEDUP:.0f}x"))
     for mode in ("batch", "single"):
         cost = paired_ratio(rates[("ours_50k", mode)], rates[("ours_1m", mode)])  # cost(1M) / cost(50k)
         checks.append(check(f"cost per comment @1M / @50k n-grams, {mode}", cost, cost < TARGET_VOCAB_COST,

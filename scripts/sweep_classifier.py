@@ -17,13 +17,13 @@ from training.metrics import label_metrics, macro_roc_auc
 from training.ngram_counts import NgramCounts
 from training.pipeline import PipelineSettings, fit_pipeline
 
+_WORDS_HALF = {"family_weights": (1.0, 0.5)}
 VARIANTS: dict[str, tuple[FeaturizerParams, dict[str, float]]] = {
-    "chars 2-5, alpha 1e-5": (FeaturizerParams(), {"alpha": 1e-5}),
-    "chars 3-5, alpha 1e-5": (FeaturizerParams(char_ngram_min=3), {"alpha": 1e-5}),
-    "words x0.5, alpha 3e-6": (FeaturizerParams(family_weights=(1.0, 0.5)), {"alpha": 3e-6}),
-    "words x0.5, alpha 1e-5": (FeaturizerParams(family_weights=(1.0, 0.5)), {"alpha": 1e-5}),
-    "words x0.5, alpha 2e-5": (FeaturizerParams(family_weights=(1.0, 0.5)), {"alpha": 2e-5}),
-    "words x0.5, alpha 4e-5": (FeaturizerParams(family_weights=(1.0, 0.5)), {"alpha": 4e-5}),
+    "chars 3,4,5": (FeaturizerParams(char_ngram_lengths=(3, 4, 5), **_WORDS_HALF), {"alpha": 2e-5}),
+    "chars 3,5": (FeaturizerParams(char_ngram_lengths=(3, 5), **_WORDS_HALF), {"alpha": 2e-5}),
+    "chars 4": (FeaturizerParams(char_ngram_lengths=(4,), **_WORDS_HALF), {"alpha": 2e-5}),
+    "chars 4,5": (FeaturizerParams(char_ngram_lengths=(4, 5), **_WORDS_HALF), {"alpha": 2e-5}),
+    "chars 3": (FeaturizerParams(char_ngram_lengths=(3,), **_WORDS_HALF), {"alpha": 2e-5}),
 }
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # names inside model.onnx that hold the model's numbers (written by training/export.py)
 ONNX_VOCABULARY_NODE = "vocabulary_lookup"
-ONNX_WEIGHTS = "weights"  # [V, L + 1] float32: idf * weights, then idf^2 as the last column
+ONNX_WEIGHTS = "weights"  # [V + 1, L + 1] float32: idf * weights, then idf^2 as the last column; last row zero
 ONNX_BIAS = "bias"
 
 
@@ -134,8 +134,10 @@ class LinearNgramModel:
         else:
             vocabulary = np.asarray(keys_attr.ints, dtype=np.int64)
         table = initializers[ONNX_WEIGHTS].astype(np.float64)
-        if table.shape != (vocabulary.size, len(labels) + 1):
-            raise ValueError(f"weight table has shape {table.shape}, expected ({vocabulary.size}, {len(labels) + 1})")
+        if table.shape != (vocabulary.size + 1, len(labels) + 1):
+            raise ValueError(f"weight table has shape {table.shape}, expected ({vocabulary.size + 1}, "
+                             f"{len(labels) + 1}): one row per vocabulary id and a zero row for absent n-grams")
+        table = table[:-1]
         idf = np.sqrt(table[:, -1])
         return cls(
             params=params,

@@ -135,6 +135,32 @@ class DataConfig(BaseModel):
     )
 
 
+class ReportedCopiesConfig(BaseModel):
+    """Counterfactual "reported copies" (``[augmentation.reported_copies]``, see training/narratives/augment.py).
+
+    Every *training-split* row of the named sources that is positive for one of ``labels`` gets
+    ``copies_per_row`` copies wrapped in a reporting or debunking frame ("Some bloggers claim that ...",
+    "There is no evidence that ..."). A copy is 0 for the labels its original was positive for and unknown for
+    every other label (a report of a denial says nothing about toxicity). Copies stay in their original's
+    source and never enter the validation split.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    labels: list[str] = Field(min_length=1)
+    copies_per_row: int = Field(default=3, ge=0)
+    sources: list[str] | None = None  # None: every enabled source not in exclude_sources
+    exclude_sources: list[str] = Field(default_factory=list)
+
+
+class AugmentationConfig(BaseModel):
+    """Rows added to the training split after the sources are loaded (``[augmentation]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reported_copies: ReportedCopiesConfig | None = None
+
+
 class TrainingConfig(BaseModel):
     """The whole training configuration file."""
 
@@ -146,6 +172,7 @@ class TrainingConfig(BaseModel):
     featurizer: dict[str, Any] = Field(default_factory=dict)
     classifier: dict[str, Any] = Field(default_factory=dict)
     thresholds: dict[str, Any] = Field(default_factory=dict)
+    augmentation: AugmentationConfig = Field(default_factory=AugmentationConfig)
 
     _path: Path | None = PrivateAttr(default=None)
 
@@ -168,6 +195,14 @@ class TrainingConfig(BaseModel):
                     f"source {source.name!r}: unknown loader {source.loader!r} "
                     f"(no module training.datasets.{source.loader} with a load() function)"
                 )
+        copies = self.augmentation.reported_copies
+        if copies is not None:
+            unknown_labels = sorted(set(copies.labels) - known)
+            if unknown_labels:
+                raise ValueError(f"augmentation.reported_copies: labels {unknown_labels} are not in model.labels")
+            unknown_sources = sorted((set(copies.sources or []) | set(copies.exclude_sources)) - set(names))
+            if unknown_sources:
+                raise ValueError(f"augmentation.reported_copies: no sources named {unknown_sources}")
         return self
 
     @property

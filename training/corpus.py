@@ -12,6 +12,10 @@ Rules, and why:
 * The split is a pure function of (key, seed): a text and all its duplicates, in any source, land in the same
   split, so no key is ever in both train and val and validation scores are not inflated by memorised texts.
   Because the hash is uniform, each source's validation share is close to ``val_fraction``.
+* Augmentation (``[augmentation]`` in the config) only ever adds *training* rows, after the split: e.g.
+  reported copies of narrative positives (:func:`reported_copies`). An added row keeps its original's source
+  and weight, is known only for the labels the augmentation defines, and never shares a key with a
+  validation row.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class Corpus:
     datasets: list[DatasetRecord]
     stats: list[SourceStats] = field(default_factory=list)
     data_root: Path | None = None
+    augmented: dict[str, int] = field(default_factory=dict)  # training rows added per source (augmentation)
 
     def split(self, name: str) -> pd.DataFrame:
         if name not in SPLITS:
@@ -109,6 +114,9 @@ class Corpus:
                 f"{stat.name:<28} {stat.loaded:>7} {stat.empty_dropped:>6} {stat.duplicates_merged:>6} "
                 f"{stat.unlabeled_dropped:>6} {stat.rows:>7} {100 * val_share:>5.1f}%"
             )
+        if self.augmented:
+            added = ", ".join(f"{name} {rows}" for name, rows in self.augmented.items())
+            lines.append(f"reported copies added to train (included above): {added}")
         lines.append(f"total rows {len(self.frame)}; distinct keys {self.frame['key'].nunique()}")
         for label in self.labels:
             values = self.frame[label]
@@ -239,6 +247,42 @@ def dataset_record(
     )
 
 
+def reported_copies(frame: pd.DataFrame, config: TrainingConfig) -> pd.DataFrame:
+    """The rows ``[augmentation.reported_copies]`` adds to a corpus frame (none when it is not configured).
+
+    For every training-split row of the configured sources that is positive for one of its labels,
+    ``copies_per_row`` copies framed as reporting or debunking the text
+    (:func:`training.narratives.augment.add_reported_copies`). A copy is 0 for the labels its original was
+    positive for and NaN for every other label: it is evidence only that reporting a claim is not asserting
+    it. Copies are in the training split, keep the original's source and weight, and are dropped when their
+    key is a validation key or already in their source (so the split and dedup rules still hold).
+    """
+    spec = config.augmentation.reported_copies
+    if spec is None or spec.copies_per_row == 0 or frame.empty:
+        return frame.iloc[:0]
+    from training.narratives.augment import add_reported_copies
+
+    names = spec.sources if spec.sources is not None else [source.name for source in config.enabled_sources]
+    sources = [name for name in names if name not in spec.exclude_sources]
+    train = frame[(frame["split"] == "train") & frame["source"].isin(sources)]
+    originals = train[(train[spec.labels] == 1).any(axis=1)].copy()
+    for label in config.labels:
+        asserted = (originals[label] == 1) if label in spec.labels else False
+        originals[label] = np.where(asserted, 1.0, np.nan)
+    copies = add_reported_copies(originals, spec.labels, copies_per_row=spec.copies_per_row)
+    copies = copies[copies["augmented"]].drop(columns="augmented")
+    copies["text"] = clean_texts(copies["text"].astype(str))
+    copies["key"] = text_keys(copies["text"])
+    val_keys = set(frame.loc[frame["split"] == "val", "key"])
+    taken = set(zip(frame["source"], frame["key"], strict=True))
+    keep = [
+        key != "" and key not in val_keys and (source, key) not in taken
+        for source, key in zip(copies["source"], copies["key"], strict=True)
+    ]
+    copies = copies[keep].drop_duplicates(["source", "key"])
+    return copies.assign(split="train")[list(frame.columns)].reset_index(drop=True)
+
+
 def build_corpus(
     config: TrainingConfig,
     data_root: str | Path | None = None,
@@ -272,7 +316,14 @@ def build_corpus(
         )
     columns = [*BASE_COLUMNS, *config.labels, "weight"]
     frame = pd.concat(frames, ignore_index=True)[columns]
-    return Corpus(frame=frame, labels=config.labels, datasets=records, stats=stats, data_root=root)
+    copies = reported_copies(frame, config)
+    augmented: dict[str, int] = {}
+    if len(copies):
+        augmented = {str(k): int(v) for k, v in copies["source"].value_counts(sort=False).items()}
+        report(f"reported copies: {len(copies)} training rows added ({augmented})")
+        frame = pd.concat([frame, copies], ignore_index=True)
+    return Corpus(frame=frame, labels=config.labels, datasets=records, stats=stats, data_root=root,
+                  augmented=augmented)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

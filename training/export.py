@@ -6,10 +6,15 @@ The graph mirrors ``threadguard/featurizer`` step for step (see docs/architectur
   reference, so scores agree to float32 rounding;
 - no locale: ``StringNormalizer`` is never used, a ``LabelEncoder`` table normalises characters;
 - cost independent of vocabulary size: the vocabulary is a hash lookup (``LabelEncoder`` int64 -> int64) and
-  weights are gathered per present n-gram; no [N, |V|] tensor exists anywhere.
+  weights are gathered per n-gram occurrence (absent ones hit a zero row); no [N, |V|] tensor exists anywhere;
+- cost per comment proportional to its n-gram occurrences, with no data-dependent control flow: no sort,
+  ``Unique``, scatter-reduction or ``Compress`` of occurrences (each measured slow or, for scatter-add with
+  several threads, wrong); per-text sums are differences of running sums.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import onnx
@@ -30,13 +35,13 @@ from threadguard.featurizer.chartable import (
     leet_entries,
     table_entries,
 )
+from threadguard.featurizer.ngrams import word_hash_multipliers
 from threadguard.featurizer.params import (
     FAMILY_CHAR,
     FAMILY_WORD,
     HASH_BASE,
     HASH_MODULUS,
     SALT_CHAR,
-    SALT_WORD,
     SALT_WORD_BIGRAM,
 )
 from threadguard.featurizer.stream import SEP_CODE
@@ -72,25 +77,24 @@ class _GraphBuilder:
         return name
 
     def op(self, op_type: str, inputs: list[str], hint: str | None = None, *, domain: str = "",
-           name: str | None = None, **attrs: object) -> str:
+           name: str | None = None, **attrs: Any) -> str:
         output = self.fresh(hint or op_type.lower())
         self.nodes.append(helper.make_node(op_type, inputs, [output], name=name or output, domain=domain, **attrs))
         return output
 
-    def stack_columns(self, columns: list[str], hint: str) -> str:
-        """[T] tensors -> one [T, len(columns)] tensor."""
-        return self.op("Concat", [self.op("Unsqueeze", [c, self.const([1])]) for c in columns], hint, axis=1)
+    def stack_rows(self, rows: list[str], hint: str) -> str:
+        """[T] tensors -> one [len(rows), T] tensor."""
+        if len(rows) == 1:
+            return self.op("Unsqueeze", [rows[0], self.const([0])], hint)
+        return self.op("Concat", [self.op("Unsqueeze", [r, self.const([0])]) for r in rows], hint, axis=0)
 
     # -- integer stream helpers ------------------------------------------------------------------------
-    def shift(self, values: str, by: int, fill: str) -> str:
-        """``out[i] = values[i - by]`` with ``fill`` outside; same length as ``values`` for any length."""
-        fills = self.op("Expand", [fill, self.const([abs(by)])], "fill")
-        if by > 0:
-            padded = self.op("Concat", [fills, values], "pad", axis=0)
-            length = self.op("Shape", [values], "len")
-            return self.op("Slice", [padded, self.const([0]), length, self.const([0])], "prev")
-        padded = self.op("Concat", [values, fills], "pad", axis=0)
-        return self.op("Slice", [padded, self.const([-by]), self.const([INT_MAX_64]), self.const([0])], "next")
+    def shift(self, values: str, by: int, fill: bool | int) -> str:
+        """``out[i] = values[i - by]`` with ``fill`` outside, same length as ``values``: one ``Pad`` that adds
+        ``by`` elements at one end and removes them at the other (negative pads crop)."""
+        dtype = np.bool_ if isinstance(fill, bool) else np.int64
+        return self.op("Pad", [values, self.const([by, -by]), self.const(fill, dtype)], "prev" if by > 0 else "next",
+                       mode="constant")
 
     def has_flag(self, flags: str, flag: int) -> str:
         masked = self.op("BitwiseAnd", [flags, self.const(flag)], "masked")
@@ -100,16 +104,16 @@ class _GraphBuilder:
         scaled = self.op("Mul", [hashes, self.const(HASH_BASE)], "scaled")
         return self.op("Mod", [self.op("Add", [scaled, values], "sum"), self.const(HASH_MODULUS)], "hash")
 
+    def split(self, values: str, sizes: str, parts: int) -> list[str]:
+        outputs = [self.fresh("part") for _ in range(parts)]
+        self.nodes.append(helper.make_node("Split", [values, sizes], outputs, name=outputs[0], axis=0))
+        return outputs
+
     def compress_all(self, keep: str, *arrays: str) -> list[str]:
         return [self.op("Compress", [a, keep], "kept", axis=0) for a in arrays]
 
 
 INT_MAX_64 = INT64_MAX
-
-
-def _powers_mod(count: int) -> np.ndarray:
-    """HASH_BASE**e mod HASH_MODULUS for e in 0..count-1 (exact: Python integers)."""
-    return np.array([pow(HASH_BASE, e, HASH_MODULUS) for e in range(count)], dtype=np.int64)
 
 
 def _normalised_stream(g: _GraphBuilder) -> tuple[str, str]:
@@ -132,9 +136,8 @@ def _normalised_stream(g: _GraphBuilder) -> tuple[str, str]:
     flags = g.op("Mod", [flat, g.const(FLAG_RADIX)], "flags")
 
     # leetspeak
-    false = g.const([False], dtype=np.bool_)
     letter = g.has_flag(flags, FLAG_LETTER)
-    prev_letter, next_letter = g.shift(letter, 1, false), g.shift(letter, -1, false)
+    prev_letter, next_letter = g.shift(letter, 1, False), g.shift(letter, -1, False)
     strong = g.op("And", [g.has_flag(flags, FLAG_LEET_STRONG), g.op("Or", [prev_letter, next_letter])])
     weak = g.op("And", [g.has_flag(flags, FLAG_LEET_WEAK), g.op("And", [prev_letter, next_letter])])
     substitute = g.op("Or", [strong, weak], "leet")
@@ -146,13 +149,12 @@ def _normalised_stream(g: _GraphBuilder) -> tuple[str, str]:
 
     # runs of spaces -> one
     space = g.has_flag(flags, FLAG_SPACE)
-    drop = g.op("And", [space, g.shift(space, 1, false)])
+    drop = g.op("And", [space, g.shift(space, 1, False)])
     codes, flags = g.compress_all(g.op("Not", [drop]), codes, flags)
 
     # a character repeated 3+ times keeps two
-    sep = g.const([SEP_CODE])
-    same1 = g.op("Equal", [codes, g.shift(codes, 1, sep)])
-    same2 = g.op("Equal", [codes, g.shift(codes, 2, sep)])
+    same1 = g.op("Equal", [codes, g.shift(codes, 1, SEP_CODE)])
+    same2 = g.op("Equal", [codes, g.shift(codes, 2, SEP_CODE)])
     not_sep = g.op("Not", [g.op("Equal", [codes, g.const(SEP_CODE)])])
     drop = g.op("And", [g.op("And", [same1, same2]), not_sep])
     codes, flags = g.compress_all(g.op("Not", [drop]), codes, flags)
@@ -161,7 +163,7 @@ def _normalised_stream(g: _GraphBuilder) -> tuple[str, str]:
     letter, space = g.has_flag(flags, FLAG_LETTER), g.has_flag(flags, FLAG_SPACE)
 
     def at(mask: str, offset: int) -> str:
-        return g.shift(mask, -offset, false)
+        return g.shift(mask, -offset, False)
 
     between = g.op("And", [g.op("And", [at(letter, -1), at(space, -2)]),
                            g.op("And", [at(letter, 1), at(space, 2)])])
@@ -171,75 +173,80 @@ def _normalised_stream(g: _GraphBuilder) -> tuple[str, str]:
     return codes, flags
 
 
-def _ngram_keys(g: _GraphBuilder, codes: str, flags: str, char_min: int, char_max: int, word_max: int,
-                max_word_chars: int) -> tuple[str, str, list[int]]:
-    """Every n-gram kind at every stream position: (keys [T, K], valid [T, K], family of each kind).
+def _char_ngram_keys(g: _GraphBuilder, codes: str, is_sep: str, lengths: tuple[int, ...]) -> tuple[str, str]:
+    """Character n-gram keys at every stream position: (keys [K, T], valid [K, T]), one row per length.
 
-    Kinds are the character n-gram lengths, then word unigrams and bigrams (anchored at the word's first
-    character). Keeping occurrences in stream order keeps them sorted by text, which lets the scorer sum per
-    text with CumSum instead of scatter reductions. Mirrors featurizer/ngrams.py.
+    A column's key at position i is the n-gram starting there; it is valid when the n-gram holds no separator.
+    Mirrors featurizer/ngrams.py. The first two folds need no ``Mod``: their values stay below the modulus
+    (``(SALT_CHAR * HASH_BASE + c) * HASH_BASE + c < HASH_MODULUS`` for any code), so skipping it is exact.
     """
-    is_sep = g.op("Equal", [codes, g.const(SEP_CODE)], "is_sep")
-    keys, valids, families = [], [], []
-    sep = g.const([SEP_CODE])
-    partial = g.op("Expand", [g.const([SALT_CHAR]), g.op("Shape", [codes])], "partial")
+    keys, valids = [], []
+    partial: str | int = SALT_CHAR
     valid = g.op("Not", [is_sep])
-    for n in range(1, char_max + 1):
-        last = g.shift(codes, -(n - 1), sep) if n > 1 else codes
+    for n in range(1, lengths[-1] + 1):
+        last = g.shift(codes, -(n - 1), SEP_CODE) if n > 1 else codes
         if n > 1:
             valid = g.op("And", [valid, g.op("Not", [g.op("Equal", [last, g.const(SEP_CODE)])])])
-        partial = g.fold(partial, last)
-        if n >= char_min:
+        if isinstance(partial, int):
+            partial = g.op("Add", [last, g.const(partial * HASH_BASE)], "partial")
+        elif n <= 2:
+            partial = g.op("Add", [g.op("Mul", [partial, g.const(HASH_BASE)]), last], "partial")
+        else:
+            partial = g.fold(partial, last)
+        if n in lengths:
             keys.append(g.fold(partial, g.const(n)))
             valids.append(valid)
-            families.append(FAMILY_CHAR)
+    return g.stack_rows(keys, "char_keys"), g.stack_rows(valids, "char_valid")
 
-    if word_max >= 1:
-        false = g.const([False], dtype=np.bool_)
-        word = g.has_flag(flags, FLAG_WORD)
-        starts_mask = g.op("And", [word, g.op("Not", [g.shift(word, 1, false)])])
-        ends_mask = g.op("And", [word, g.op("Not", [g.shift(word, -1, false)])])
-        starts = g.op("Reshape", [g.op("NonZero", [starts_mask]), g.const([-1])], "starts")
-        ends = g.op("Reshape", [g.op("NonZero", [ends_mask]), g.const([-1])], "ends")
-        lengths = g.op("Add", [g.op("Sub", [ends, starts]), g.const(1)], "lengths")
-        last_index = g.op("Sub", [g.op("Size", [codes]), g.const(1)], "last_index")
-        # closed form of the sequential fold over a word's first max_word_chars codes:
-        #   salt * P^len + sum_k c_k * P^(len-1-k)  (mod M), every product < 2**63 because P^e is reduced mod M
-        offsets = g.const(np.arange(max_word_chars, dtype=np.int64).reshape(1, -1))
-        capped = g.op("Min", [lengths, g.const(max_word_chars)], "capped")
-        capped_col = g.op("Unsqueeze", [capped, g.const([1])], "capped_col")
-        positions = g.op("Min", [g.op("Add", [g.op("Unsqueeze", [starts, g.const([1])]), offsets]), last_index], "pos")
-        inside = g.op("Less", [offsets, capped_col], "inside")
-        word_codes = g.op("Where", [inside, g.op("Gather", [codes, positions], axis=0), g.const(0)], "word_codes")
-        exponents = g.op("Max", [g.op("Sub", [g.op("Sub", [capped_col, g.const(1)]), offsets]), g.const(0)], "exp")
-        powers = g.const(_powers_mod(max_word_chars + 1), name="word_hash_powers")
-        terms = g.op("Mod", [g.op("Mul", [word_codes, g.op("Gather", [powers, exponents], axis=0)]),
-                             g.const(HASH_MODULUS)], "terms")
-        salted = g.op("Mul", [g.op("Gather", [powers, capped], axis=0), g.const(SALT_WORD)], "salted")
-        total = g.op("Add", [g.op("ReduceSum", [terms, g.const([1])], keepdims=0), salted], "word_sum")
-        hashes = g.op("Mod", [total, g.const(HASH_MODULUS)], "word_hash")
-        # back onto stream positions; word starts are distinct, so this scatter has no reduction and no race
-        zeros = g.op("Expand", [g.const([0]), g.op("Shape", [codes])], "no_key")
-        keys.append(g.op("ScatterElements", [zeros, starts, hashes], "word_keys", axis=0))
-        valids.append(starts_mask)
-        families.append(FAMILY_WORD)
-        if word_max >= 2:
-            zero, minus_one, one, end = g.const([0]), g.const([-1]), g.const([1]), g.const([INT_MAX_64])
-            first, second = g.op("Slice", [hashes, zero, minus_one]), g.op("Slice", [hashes, one, end])
-            # two consecutive words are in the same text when no separator lies between them
-            separators_before = g.op("CumSum", [g.op("Cast", [is_sep], to=TensorProto.INT64), g.const(0)])
-            word_rows = g.op("Gather", [separators_before, starts], axis=0)
-            same_row = g.op("Equal", [g.op("Slice", [word_rows, zero, minus_one]),
-                                      g.op("Slice", [word_rows, one, end])])
-            salt = g.op("Expand", [g.const([SALT_WORD_BIGRAM]), g.op("Shape", [first])])
-            bigrams = g.fold(g.fold(salt, first), second)
-            anchors = g.op("Slice", [starts, zero, minus_one], "bigram_anchor")
-            keys.append(g.op("ScatterElements", [zeros, anchors, bigrams], "bigram_keys", axis=0))
-            no_bigram = g.op("Expand", [false, g.op("Shape", [codes])])
-            valids.append(g.op("ScatterElements", [no_bigram, anchors, same_row], "bigram_valid", axis=0))
-            families.append(FAMILY_WORD)
 
-    return g.stack_columns(keys, "keys"), g.stack_columns(valids, "valid"), families
+def _word_ngram_keys(g: _GraphBuilder, codes: str, flags: str, is_sep: str, word_max: int,
+                     max_word_chars: int) -> tuple[str, str, str]:
+    """Word n-gram keys, one column per word: (keys [K, W], valid [K, W], words before each stream position [T]).
+
+    Row 0 is the word, row 1 (when ``word_max`` is 2) the bigram it starts; a bigram is valid when the
+    next word is in the same text. Words are in stream order, so each text's words are contiguous and the last
+    output turns text boundaries in the stream into boundaries in the rows. Mirrors featurizer/ngrams.py.
+    """
+    false = g.const([False], dtype=np.bool_)
+    word = g.has_flag(flags, FLAG_WORD)
+    starts_mask = g.op("And", [word, g.op("Not", [g.shift(word, 1, False)])])
+    ends_mask = g.op("And", [word, g.op("Not", [g.shift(word, -1, False)])])
+    starts = g.op("Reshape", [g.op("NonZero", [starts_mask]), g.const([-1])], "starts")
+    ends = g.op("Reshape", [g.op("NonZero", [ends_mask]), g.const([-1])], "ends")
+    lengths = g.op("Add", [g.op("Sub", [ends, starts]), g.const(1)], "lengths")
+    # word_hashes: (sum_k c_k R_k + salt[c]) mod M over the first max_word_chars codes: one int64 MatMul of the
+    # [W, max_word_chars] code matrix (codes padded so that start + k never runs off the stream, masked past
+    # the word's end) with the multipliers
+    multipliers, salts = word_hash_multipliers(max_word_chars)
+    padded = g.op("Concat", [codes, g.const(np.zeros(max_word_chars))], "padded_codes", axis=0)
+    offsets = g.const(np.arange(max_word_chars, dtype=np.int64).reshape(1, -1))
+    positions = g.op("Add", [g.op("Unsqueeze", [starts, g.const([1])]), offsets], "positions")
+    inside = g.op("Less", [offsets, g.op("Unsqueeze", [lengths, g.const([1])])], "inside")
+    word_codes = g.op("Where", [inside, g.op("Gather", [padded, positions], axis=0), g.const(0)], "word_codes")
+    salt = g.op("Gather", [g.const(salts), g.op("Min", [lengths, g.const(max_word_chars)])], "word_salt", axis=0)
+    # a [max_word_chars, 1] right operand: onnxruntime's MatMul rejects [0, k] x [k] (a batch without words)
+    weighted = g.op("MatMul", [word_codes, g.const(multipliers.reshape(-1, 1))], "weighted_codes")
+    total = g.op("Add", [g.op("Reshape", [weighted, g.const([-1])]), salt], "word_sum")
+    hashes = g.op("Mod", [total, g.const(HASH_MODULUS)], "word_hash")
+    words_before = g.op("CumSum", [g.op("Cast", [starts_mask], to=TensorProto.INT64), g.const(0)], "words_before",
+                        exclusive=1)
+    if word_max < 2:
+        all_words = g.op("Expand", [g.const([True], dtype=np.bool_), g.op("Shape", [hashes])], "word_valid")
+        return g.stack_rows([hashes], "word_keys"), g.stack_rows([all_words], "word_valid"), words_before
+    zero, minus_one, one, end = g.const([0]), g.const([-1]), g.const([1]), g.const([INT_MAX_64])
+    # the bigram of word i and word i + 1; the last word's slot pairs it with itself and is never valid
+    following = g.op("Concat", [g.op("Slice", [hashes, one, end]), g.op("Slice", [hashes, minus_one, end])],
+                     "following", axis=0)
+    salted_first = g.op("Mod", [g.op("Add", [hashes, g.const(SALT_WORD_BIGRAM * HASH_BASE)]), g.const(HASH_MODULUS)])
+    bigrams = g.fold(salted_first, following)  # fold(fold(SALT_WORD_BIGRAM, first), second)
+    # two consecutive words are in the same text when no separator lies between them
+    separators_before = g.op("CumSum", [g.op("Cast", [is_sep], to=TensorProto.INT64), g.const(0)])
+    word_rows = g.op("Gather", [separators_before, starts], axis=0)
+    same_row = g.op("Equal", [g.op("Slice", [word_rows, zero, minus_one]), g.op("Slice", [word_rows, one, end])])
+    bigram_valid = g.op("Concat", [same_row, false], "bigram_valid", axis=0)
+    all_words = g.op("Expand", [g.const([True], dtype=np.bool_), g.op("Shape", [hashes])], "word_valid")
+    return (g.stack_rows([hashes, bigrams], "word_keys"), g.stack_rows([all_words, bigram_valid], "word_valid"),
+            words_before)
 
 
 def _row_sums(g: _GraphBuilder, values: str, boundaries: str, width: int) -> str:
@@ -253,53 +260,76 @@ def _row_sums(g: _GraphBuilder, values: str, boundaries: str, width: int) -> str
     return g.op("Sub", [upper, lower], "row_sums")
 
 
+def _family_logits(g: _GraphBuilder, ids: str, valid: str, kinds: int, boundaries: str, table: str, miss: int,
+                   labels: int, family_weight: float) -> str:
+    """One family's logit contribution [N, L] from vocabulary ids [K, P] (``miss`` where absent).
+
+    x_j = c_j idf_j / ||.|| per (text, family) with ||.||^2 = sum over occurrences of idf^2 (FeaturizerParams).
+    So the contribution is  w_f / ||.||_f * sum_{occurrences} (idf * W)[id]. The table holds idf * W and, as its
+    last column, idf^2, plus a zero row at ``miss``: absent and invalid n-grams gather zeros, so nothing is
+    compressed or scattered. Per position the K kinds' rows are added (float32, at most a few terms), then
+    summed per text with a float64 CumSum over positions.
+    """
+    ids = g.op("Where", [valid, ids, g.const(miss)], "present_ids")
+    kind_ids = g.split(ids, g.const([1] * kinds), kinds) if kinds > 1 else [ids]
+    rows = None
+    for one_kind in kind_ids:
+        gathered = g.op("Gather", [table, g.op("Squeeze", [one_kind, g.const([0])])], "table_rows", axis=0)
+        rows = gathered if rows is None else g.op("Add", [rows, gathered], "position_rows")
+    assert rows is not None
+    sums = _row_sums(g, g.op("Cast", [rows], to=TensorProto.DOUBLE), boundaries, labels + 1)  # [N, L + 1]
+    squares = g.op("Squeeze", [g.op("Slice", [sums, g.const([labels]), g.const([labels + 1]), g.const([1])]),
+                               g.const([1])], "squares")
+    label_sums = g.op("Slice", [sums, g.const([0]), g.const([labels]), g.const([1])], "label_sums")
+    scale = g.op("Where", [g.op("Greater", [squares, g.const(0.0, np.float64)]),
+                           g.op("Div", [g.const(float(family_weight), np.float64), g.op("Sqrt", [squares])]),
+                           g.const(0.0, np.float64)], "scale")
+    return g.op("Mul", [label_sums, g.op("Unsqueeze", [scale, g.const([1])])], "family_logits")
+
+
 def build_onnx(model: LinearNgramModel) -> onnx.ModelProto:
     """The complete scoring graph for ``model``."""
     params = model.params
     g = _GraphBuilder()
     codes, flags = _normalised_stream(g)
-    keys, valid, kind_families = _ngram_keys(g, codes, flags, params.char_ngram_min, params.char_ngram_max,
-                                             params.word_ngram_max, params.max_word_chars)
-    kinds = len(kind_families)
-    flat_keys = g.op("Reshape", [keys, g.const([-1])], "flat_keys")
-    ids = g.op("LabelEncoder", [flat_keys], "ids", domain="ai.onnx.ml", name=ONNX_VOCABULARY_NODE,
-               keys_int64s=model.vocabulary.astype(np.int64).tolist(),
-               values_int64s=list(range(model.vocabulary.size)), default_int64=-1)
-    hit = g.op("And", [g.op("Reshape", [valid, g.const([-1])]), g.op("GreaterOrEqual", [ids, g.const(0)])], "hit")
-    n_positions = g.op("Shape", [codes])
-    families = g.op("Reshape", [g.op("Expand", [g.const(np.array([kind_families], dtype=np.int64)),
-                                                 g.op("Concat", [n_positions, g.const([kinds])], axis=0)]),
-                                g.const([-1])], "kind_family")
-    # texts begin at their separator; hits stay in stream order, so each text's hits are contiguous
-    separators = g.op("Reshape", [g.op("NonZero", [g.op("Equal", [codes, g.const(SEP_CODE)])]), g.const([-1])])
-    text_starts = g.op("Mul", [separators, g.const(kinds)], "text_starts")
+    is_sep = g.op("Equal", [codes, g.const(SEP_CODE)], "is_sep")
+    # texts begin at their separator: boundaries of the N texts (and the final separator) in the stream
+    separators = g.op("Reshape", [g.op("NonZero", [is_sep]), g.const([-1])], "separators")
+    char_keys, char_valid = _char_ngram_keys(g, codes, is_sep, params.char_ngram_lengths)
+    families = [(char_keys, char_valid, len(params.char_ngram_lengths), separators, FAMILY_CHAR)]
+    if params.word_ngram_max >= 1:
+        word_keys, word_valid, words_before = _word_ngram_keys(g, codes, flags, is_sep, params.word_ngram_max,
+                                                               params.max_word_chars)
+        word_boundaries = g.op("Gather", [words_before, separators], "word_boundaries", axis=0)
+        families.append((word_keys, word_valid, params.word_ngram_max, word_boundaries, FAMILY_WORD))
 
-    # x_j = c_j idf_j / ||.|| per (text, family) with ||.||^2 = sum over occurrences of idf^2 (FeaturizerParams).
-    # So a text's logit is  bias + sum_f  w_f / ||.||_f * sum_{hits of family f} (idf * W)[id]. One table holds
-    # idf * W and, as its last column, idf^2: the per-hit work is one row gather and a running sum (CumSum in
-    # float64) — no per-hit multiply, no scatter.
+    # one vocabulary lookup for every family: keys flattened, concatenated, looked up, split back
+    vocabulary_size = int(model.vocabulary.size)
+    shapes = [g.op("Shape", [keys]) for keys, *_ in families]
+    flat = [g.op("Reshape", [keys, g.const([-1])], "flat_keys") for keys, *_ in families]
+    all_keys = g.op("Concat", flat, "all_keys", axis=0) if len(flat) > 1 else flat[0]
+    all_ids = g.op("LabelEncoder", [all_keys], "ids", domain="ai.onnx.ml", name=ONNX_VOCABULARY_NODE,
+                   keys_int64s=model.vocabulary.astype(np.int64).tolist(),
+                   values_int64s=list(range(vocabulary_size)), default_int64=vocabulary_size)
+    if len(flat) > 1:
+        sizes = g.op("Concat", [g.op("Shape", [f]) for f in flat], "family_sizes", axis=0)
+        split_ids = g.split(all_ids, sizes, len(flat))
+    else:
+        split_ids = [all_ids]
+
     labels = len(model.labels)
-    table = np.hstack([model.weights.astype(np.float64) * model.idf[:, None], (model.idf ** 2)[:, None]])
+    table = np.vstack([
+        np.hstack([model.weights.astype(np.float64) * model.idf[:, None], (model.idf ** 2)[:, None]]),
+        np.zeros((1, labels + 1)),  # row `vocabulary_size`: absent n-grams
+    ])
+    # float32 keeps the bundle small (a float64 table measured no faster: the Cast is cheap next to the lookups)
     weights = g.const(table.astype(np.float32), np.float32, name=ONNX_WEIGHTS)
-    bias = g.const(model.bias.astype(np.float64).reshape(1, -1), np.float64, name=ONNX_BIAS)
-    label_columns, norm_column = g.const([0]), g.const([labels])
-    logits = bias
-    for family in sorted(set(kind_families)):
-        in_family = g.op("And", [hit, g.op("Equal", [families, g.const(family)])], "in_family")
-        family_ids = g.op("Compress", [ids, in_family], "family_ids", axis=0)
-        hits_before = g.op("Concat", [g.const([0]), g.op("CumSum", [g.op("Cast", [in_family], to=TensorProto.INT64),
-                                                                     g.const(0)])], "hits_before", axis=0)
-        boundaries = g.op("Gather", [hits_before, text_starts], "boundaries", axis=0)
-        rows = g.op("Cast", [g.op("Gather", [weights, family_ids], axis=0)], "table_rows", to=TensorProto.DOUBLE)
-        sums = _row_sums(g, rows, boundaries, labels + 1)  # [N, L + 1]
-        squares = g.op("Squeeze", [g.op("Slice", [sums, norm_column, g.const([labels + 1]), g.const([1])]),
-                                   g.const([1])], "squares")
-        label_sums = g.op("Slice", [sums, label_columns, norm_column, g.const([1])], "label_sums")
-        scale = g.op("Where", [g.op("Greater", [squares, g.const(0.0, np.float64)]),
-                               g.op("Div", [g.const(float(params.family_weights[family]), np.float64),
-                                            g.op("Sqrt", [squares])]),
-                               g.const(0.0, np.float64)], "scale")
-        logits = g.op("Add", [logits, g.op("Mul", [label_sums, g.op("Unsqueeze", [scale, g.const([1])])])], "logits")
+    logits = g.const(model.bias.astype(np.float64).reshape(1, -1), np.float64, name=ONNX_BIAS)
+    for (_, valid, kinds, boundaries, family), ids, shape in zip(families, split_ids, shapes, strict=True):
+        ids = g.op("Reshape", [ids, shape], "family_ids", allowzero=1)  # a batch may hold no words
+        contribution = _family_logits(g, ids, valid, kinds, boundaries, weights, vocabulary_size, labels,
+                                      params.family_weights[family])
+        logits = g.op("Add", [logits, contribution], "logits")
     probabilities = g.op("Sigmoid", [logits], "probabilities")
     g.nodes.append(helper.make_node("Cast", [probabilities], [ONNX_OUTPUT_NAME], name="scores", to=TensorProto.FLOAT))
 

@@ -154,7 +154,7 @@ Out of scope: languages other than English (other scripts are normalised but wer
 about people rather than comments, and any use without human review of `review` items.
 
 ## Model
-Hashed character n-grams ({featurizer['char_ngram_min']}–{featurizer['char_ngram_max']}) and word uni/bigrams
+Hashed character n-grams (lengths {', '.join(str(n) for n in featurizer['char_ngram_lengths'])}) and word uni/bigrams
 over a normalised character stream (case folding, accent stripping, compatibility forms, confusable letters,
 zero-width characters removed, leetspeak next to letters, squeezed repeats, joined s p a c e d letters);
 TF-IDF normalised by the L2 norm over occurrences per family (no sort needed in ONNX);

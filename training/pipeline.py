@@ -42,8 +42,6 @@ class PipelineSettings:
     def from_config(cls, featurizer: dict[str, Any], classifier: dict[str, Any]) -> PipelineSettings:
         featurizer = dict(featurizer)
         vocab = {k: featurizer.pop(k) for k in ("min_df", "max_features") if k in featurizer}
-        if "family_weights" in featurizer:
-            featurizer["family_weights"] = tuple(featurizer["family_weights"])
         return cls(
             featurizer=FeaturizerParams(**featurizer),
             min_df=int(vocab.get("min_df", 2)),

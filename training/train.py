@@ -112,27 +112,27 @@ def _operating_points(val: pd.DataFrame, scores: np.ndarray, labels: list[str],
     return points
 
 
-def _narrative_sources(config: TrainingConfig) -> set[str]:
+def narrative_sources(config: TrainingConfig) -> set[str]:
     """Sources that annotate narrative labels directly (not only through labeling functions)."""
     return {source.name for source in config.sources
             if set(source.labels) & set(NARRATIVE_LABELS) and not source.option("labeling_functions", False)}
 
 
-def _narrative_evaluation(onnx_bytes: bytes, labels: list[str], narrative_labels: list[str],
-                          thresholds: dict[str, Any], ordinary_texts: list[str],
-                          max_review_rate: float) -> dict[str, Any]:
+def narrative_evaluation(score_fn: Callable[[Sequence[str]], dict[str, np.ndarray]], narrative_labels: list[str],
+                         thresholds: dict[str, Any], ordinary_texts: list[str],
+                         max_review_rate: float) -> dict[str, Any]:
     """Experimental narrative labels get their review thresholds from the hand-written development set (kept
     out of training, written for comment-style text) instead of the validation split, whose positives are
     analyst claim summaries; the report covers the whole set, its pattern-free subset and the minimal pairs.
 
     The development set is a quarter positive; real comment streams are not. So the threshold is also raised
     until at most ``max_review_rate`` of ordinary validation comments (the toxicity sources) would be sent to
-    review: without that cap the recall rule flagged 17-22% of ordinary comments."""
-    from training.narratives.evaluate import evaluate, load_dev_set
+    review: without that cap the recall rule flagged 17-22% of ordinary comments.
 
-    def score_fn(texts: Sequence[str]) -> dict[str, np.ndarray]:
-        scores = onnx_scores(onnx_bytes, list(texts))
-        return {label: scores[:, j] for j, label in enumerate(labels)}
+    ``score_fn`` maps texts to ``{label: scores}`` (the exported graph here; the in-memory model in
+    ``training.narratives.experiment``). ``thresholds["per_label"]`` receives the chosen thresholds.
+    """
+    from training.narratives.evaluate import evaluate, load_dev_set
 
     dev = load_dev_set()
     dev_scores = score_fn(dev["text"].tolist())
@@ -145,7 +145,8 @@ def _narrative_evaluation(onnx_bytes: bytes, labels: list[str], narrative_labels
             cap = float(np.quantile(ordinary[label], 1.0 - max_review_rate))
             caps[label] = {"ordinary_comments": len(ordinary_texts), "max_review_rate": max_review_rate,
                            "volume_threshold": cap, "recall_threshold": chosen["review"]}
-            chosen["review"] = math.ceil(max(chosen["review"], cap) * 1e6) / 1e6
+            recall_threshold = chosen["review"] if chosen["review"] is not None else cap
+            chosen["review"] = math.ceil(max(recall_threshold, cap) * 1e6) / 1e6
             caps[label]["ordinary_review_rate"] = round(float((ordinary[label] >= chosen["review"]).mean()), 4)
         thresholds["per_label"][label] = chosen
     review = {label: thresholds["per_label"][label]["review"] for label in narrative_labels}
@@ -192,9 +193,14 @@ def train_bundle(
     narrative_labels = [label for label in labels if label in NARRATIVE_LABELS]
     if narrative_labels:
         say("narrative labels: thresholds on the hand-written development set, minimal pairs")
-        ordinary = val[~val["source"].isin(_narrative_sources(config))]["text"].tolist()
-        metrics["narratives"] = _narrative_evaluation(
-            onnx_bytes, labels, narrative_labels, thresholds, ordinary,
+        ordinary = val[~val["source"].isin(narrative_sources(config))]["text"].tolist()
+
+        def onnx_score_fn(texts: Sequence[str]) -> dict[str, np.ndarray]:
+            scores = onnx_scores(onnx_bytes, list(texts))
+            return {label: scores[:, j] for j, label in enumerate(labels)}
+
+        metrics["narratives"] = narrative_evaluation(
+            onnx_score_fn, narrative_labels, thresholds, ordinary,
             float(config.thresholds.get("experimental_max_review_rate", 0.01)))
     metrics["operating_points"] = _operating_points(val, reference, labels, thresholds["per_label"])
     metrics["onnx_parity_max_abs_diff"] = parity
@@ -218,6 +224,7 @@ def train_bundle(
             "settings": settings.describe(),
             "threshold_rule": thresholds["rule"],
             "label_rows": fitted.label_rows,
+            "augmentation": {"reported_copies": corpus.augmented},
             "calibration": {k: {"slope": v.slope, "offset": v.offset} for k, v in fitted.calibration.items()},
             "source_offsets": fitted.source_offsets,
             "seconds": round(time.perf_counter() - started, 1),

@@ -35,10 +35,6 @@ def _scores(bundle, texts: list[str]) -> np.ndarray:
     return scores[:, bundle.labels.index(LABEL)]
 
 
-@pytest.mark.xfail(
-    reason="issue 7 open: the shipped 1.0.0 model wins 32/44 pairs (73%) against the 80% target; see MODEL_CARD.md",
-    strict=False,
-)
 def test_endorsed_scores_above_reporting(bundle) -> None:
     if LABEL not in bundle.labels:
         pytest.skip(f"the default model {bundle.name} {bundle.version} has no {LABEL!r} label yet")
@@ -52,15 +48,6 @@ def test_endorsed_scores_above_reporting(bundle) -> None:
     assert wins.mean() >= PAIR_WIN_RATE_TARGET, (
         f"endorsed > reporting in {wins.sum()}/{len(pairs)} pairs ({wins.mean():.1%}); losses: {losses}"
     )
-
-
-def test_endorsed_usually_scores_above_reporting(bundle) -> None:
-    """Regression floor below the target: stance must clearly matter (the 80% target is tracked above)."""
-    if LABEL not in bundle.labels:
-        pytest.skip(f"the default model {bundle.name} {bundle.version} has no {LABEL!r} label yet")
-    pairs = load_minimal_pairs()
-    wins = _scores(bundle, pairs["endorsed"].tolist()) > _scores(bundle, pairs["reporting"].tolist())
-    assert wins.mean() >= 0.65, f"endorsed > reporting in only {wins.sum()}/{len(pairs)} pairs"
 
 
 def test_experimental_label_never_blocks(bundle) -> None:

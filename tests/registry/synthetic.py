@@ -173,6 +173,7 @@ def build_config(
     raw["model"] = {"name": name, "version": version, "labels": LABELS,
                     "label_info": {k: v for k, v in raw["model"].get("label_info", {}).items() if k in LABELS}}
     raw["data"] = {"root": str(data_root), "val_fraction": 0.2, "seed": 13}
+    raw.pop("augmentation", None)  # reported copies are for the narrative labels, not in LABELS
     raw["classifier"] = {**raw.get("classifier", {}), "leave_one_source_out": False}
     raw["featurizer"] = {**raw.get("featurizer", {}), "min_df": 1, "max_features": 50_000}
     sources = []

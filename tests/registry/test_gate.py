@@ -89,7 +89,10 @@ def test_gate_refuses_a_candidate_biased_against_identity_mentions(
     validation data, but harmless identity mentions are flagged more often."""
     current, biased = candidate("1.1.0"), candidate("2.1.0")
     config = config_paths["biased"]
-    gate = evaluate_and_gate(biased, current, load_gate_config(), config_path=config, data_root=data_root)
+    # the smear rows shift document frequencies, which moves insult's ROC-AUC on this small synthetic validation
+    # set by up to ~0.01; a 0.02 tolerance keeps the point of the test: the AUC checks pass, the bias checks fail
+    gate = evaluate_and_gate(biased, current, load_gate_config(max_auc_drop=0.02), config_path=config,
+                             data_root=data_root)
     assert not gate.passed
     assert all(c.passed for c in gate.checks if c.name == "roc_auc"), gate.format()
     failed = {(c.label, c.name) for c in gate.checks if not c.passed}

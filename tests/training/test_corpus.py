@@ -34,6 +34,7 @@ def default_raw() -> dict[str, Any]:
     raw["model"]["labels"] = [label for label in raw["model"]["labels"] if label not in narrative]
     raw["model"]["label_info"] = {k: v for k, v in raw["model"]["label_info"].items() if k not in narrative}
     raw["sources"] = [source for source in raw["sources"] if set(source["labels"]) - narrative]
+    raw.pop("augmentation", None)  # reported copies of narrative positives (tested in tests/narratives)
     for source in raw["sources"]:
         source["labels"] = {k: v for k, v in source["labels"].items() if k not in narrative}
         source.get("options", {}).pop("labeling_functions", None)

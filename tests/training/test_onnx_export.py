@@ -30,9 +30,10 @@ def _run(session: ort.InferenceSession, texts: list[str]) -> np.ndarray:
     return session.run(["scores"], {"text": np.array(texts, dtype=object)})[0]
 
 
-def _random_model(texts: list[str], labels: int = 3, seed: int = 0) -> LinearNgramModel:
+def _random_model(texts: list[str], labels: int = 3, seed: int = 0,
+                  params: FeaturizerParams | None = None) -> LinearNgramModel:
     """A model whose vocabulary is every n-gram of ``texts`` with random weights: every feature matters."""
-    params = FeaturizerParams()
+    params = params or FeaturizerParams()
     keys = np.unique(extract_ngrams(build_stream(texts), params).keys)
     rng = np.random.default_rng(seed)
     return LinearNgramModel(
@@ -55,6 +56,25 @@ def test_adversarial_parity_batched_and_single() -> None:
     for i, text in enumerate(ADVERSARIAL_TEXTS):
         single = _run(session, [text])
         assert np.abs(single[0] - reference[i]).max() <= TOLERANCE, repr(text[:40])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        FeaturizerParams(char_ngram_lengths=(3, 5), family_weights=(1.0, 0.5)),  # gaps between lengths
+        FeaturizerParams(char_ngram_lengths=(4,), word_ngram_max=1),  # one length, no bigrams
+        FeaturizerParams(char_ngram_lengths=(1, 2), word_ngram_max=0, max_word_chars=3),  # no word family
+    ],
+    ids=["chars-3-5", "chars-4-words-1", "chars-1-2-no-words"],
+)
+def test_parity_for_other_featurizer_shapes(params: FeaturizerParams) -> None:
+    model = _random_model(ADVERSARIAL_TEXTS, params=params)
+    session = _session(export_bytes(model))
+    reference = model.predict_proba(ADVERSARIAL_TEXTS)
+    assert np.abs(_run(session, ADVERSARIAL_TEXTS) - reference).max() <= TOLERANCE
+    assert np.abs(_run(session, ADVERSARIAL_TEXTS[:1]) - reference[:1]).max() <= TOLERANCE
+    # only the configured lengths are features: a model over them alone scores differently from the default
+    assert not np.allclose(reference, _random_model(ADVERSARIAL_TEXTS).predict_proba(ADVERSARIAL_TEXTS))
 
 
 def test_scores_respond_to_features() -> None:

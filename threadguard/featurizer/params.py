@@ -21,7 +21,7 @@ FAMILY_WORD = 1
 FAMILIES = ("char", "word")
 
 FEATURIZER_KIND = "hashed-ngram-tfidf"
-FEATURIZER_VERSION = 2  # 2: raw TF with L2 over occurrences (1 used sublinear TF, which needs a sort in ONNX)
+FEATURIZER_VERSION = 3  # 3: word keys as a sum of terms; 2: raw TF with L2 over occurrences (1: sublinear TF)
 
 
 @dataclass(frozen=True)
@@ -34,25 +34,29 @@ class FeaturizerParams:
     once — nearly all of them in a comment — it equals the usual L2-normalised TF-IDF.
     """
 
-    char_ngram_min: int = 2
-    char_ngram_max: int = 5
+    char_ngram_lengths: tuple[int, ...] = (2, 3, 4, 5)
     word_ngram_max: int = 2
     max_word_chars: int = 20
     family_weights: tuple[float, float] = field(default=(1.0, 1.0))
 
     def __post_init__(self) -> None:
-        if not 1 <= self.char_ngram_min <= self.char_ngram_max <= 8:
-            raise ValueError("need 1 <= char_ngram_min <= char_ngram_max <= 8")
+        # TOML and JSON give lists; the params are hashable (used as cache keys), so store tuples
+        object.__setattr__(self, "char_ngram_lengths", tuple(int(n) for n in self.char_ngram_lengths))
+        object.__setattr__(self, "family_weights", tuple(float(w) for w in self.family_weights))
+        lengths = self.char_ngram_lengths
+        if not lengths or list(lengths) != sorted(set(lengths)) or not 1 <= lengths[0] <= lengths[-1] <= 8:
+            raise ValueError("char_ngram_lengths must be distinct increasing lengths within 1..8")
         if self.word_ngram_max not in (0, 1, 2):
             raise ValueError("word_ngram_max must be 0, 1 or 2")
-        if not 1 <= self.max_word_chars <= 64:
-            raise ValueError("max_word_chars must be within 1..64")
+        if not 1 <= self.max_word_chars <= 32:  # keeps the word hash sum below 2**63 (featurizer/ngrams.py)
+            raise ValueError("max_word_chars must be within 1..32")
         if len(self.family_weights) != len(FAMILIES) or min(self.family_weights) < 0:
             raise ValueError("family_weights needs one non-negative weight per family (char, word)")
 
     def to_manifest(self) -> dict[str, Any]:
         data = asdict(self)
         data["family_weights"] = list(self.family_weights)
+        data["char_ngram_lengths"] = list(self.char_ngram_lengths)
         return {
             "kind": FEATURIZER_KIND,
             "version": FEATURIZER_VERSION,
@@ -71,6 +75,4 @@ class FeaturizerParams:
             raise ValueError("featurizer hash constants differ from this code's")
         names = {f for f in cls.__dataclass_fields__}
         kwargs = {k: v for k, v in data.items() if k in names}
-        if "family_weights" in kwargs:
-            kwargs["family_weights"] = tuple(float(x) for x in kwargs["family_weights"])
         return cls(**kwargs)
