@@ -14,7 +14,9 @@ that precision the label does not block on its own (``None``). Experimental labe
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +27,16 @@ class ThresholdRule:
     review_min_precision: float = 0.3
     block_precision: float = 0.9
     min_block_support: int = 20
+
+    @classmethod
+    def from_config(cls, raw: Mapping[str, Any]) -> ThresholdRule:
+        """The rule from a training config's ``[thresholds]`` table (missing keys keep their defaults)."""
+        return cls(
+            review_recall=float(raw.get("review_recall", cls.review_recall)),
+            review_min_precision=float(raw.get("review_min_precision", cls.review_min_precision)),
+            block_precision=float(raw.get("block_precision", cls.block_precision)),
+            min_block_support=int(raw.get("min_block_support", cls.min_block_support)),
+        )
 
 
 def review_threshold(scores: np.ndarray, y: np.ndarray, recall: float) -> float:

@@ -71,12 +71,7 @@ def measure_latency(onnx_bytes: bytes, texts: list[str], repeats: int = 20) -> d
 
 def _thresholds(config: TrainingConfig, val: pd.DataFrame, scores: np.ndarray) -> dict[str, Any]:
     raw = config.thresholds
-    rule = ThresholdRule(
-        review_recall=float(raw.get("review_recall", 0.8)),
-        review_min_precision=float(raw.get("review_min_precision", 0.3)),
-        block_precision=float(raw.get("block_precision", 0.9)),
-        min_block_support=int(raw.get("min_block_support", 20)),
-    )
+    rule = ThresholdRule.from_config(raw)
     out: dict[str, Any] = {}
     for j, label in enumerate(config.labels):
         info = config.model.label_info.get(label)

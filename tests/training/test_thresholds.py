@@ -36,3 +36,9 @@ def test_experimental_labels_never_block_and_unreachable_precision_means_no_bloc
     noise = np.random.default_rng(1).random(1000)
     labels = (np.random.default_rng(2).random(1000) < 0.5).astype(int)
     assert choose_thresholds(noise, labels, ThresholdRule())["block"] is None
+
+
+def test_rule_from_config_reads_the_thresholds_table_and_keeps_defaults() -> None:
+    rule = ThresholdRule.from_config({"review_recall": 0.7, "min_block_support": "5"})
+    assert rule == ThresholdRule(review_recall=0.7, min_block_support=5)
+    assert ThresholdRule.from_config({}) == ThresholdRule()

@@ -93,12 +93,7 @@ def measure(config: TrainingConfig, data_root: str | None = None, progress: Any 
         return {label: scores[:, j] for j, label in enumerate(labels)}
 
     raw = config.thresholds
-    rule = ThresholdRule(
-        review_recall=float(raw.get("review_recall", 0.8)),
-        review_min_precision=float(raw.get("review_min_precision", 0.3)),
-        block_precision=float(raw.get("block_precision", 0.9)),
-        min_block_support=int(raw.get("min_block_support", 20)),
-    )
+    rule = ThresholdRule.from_config(raw)
     thresholds: dict[str, Any] = {"rule": rule.__dict__, "per_label": {}}
     ordinary = val[~val["source"].isin(narrative_sources(config))]["text"].tolist()
     result = narrative_evaluation(
