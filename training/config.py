@@ -9,9 +9,11 @@ names, expression syntax and, on request, that every declared file exists under 
 from __future__ import annotations
 
 import ast
+import copy
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -251,6 +253,29 @@ class TrainingConfig(BaseModel):
                 f"{len(problems)} data file(s) missing under data root {data_root}:\n  {listing}\n"
                 f"Set [data].root in the config, ${DATA_ROOT_ENV}, or pass the data root explicitly."
             )
+
+
+def without_labels(raw: dict[str, Any], labels: Iterable[str]) -> dict[str, Any]:
+    """A copy of a parsed TOML config with ``labels`` removed: from the model, their per-label classifier
+    settings and every source's rules; sources left annotating nothing are dropped, and so is an augmentation
+    table that only served them. For comparisons such as "does adding these labels cost the others anything"."""
+    drop = set(labels)
+    raw = copy.deepcopy(raw)
+    model = raw.setdefault("model", {})
+    model["labels"] = [label for label in model.get("labels", []) if label not in drop]
+    model["label_info"] = {k: v for k, v in model.get("label_info", {}).items() if k not in drop}
+    per_label = raw.get("classifier", {}).get("per_label", {})
+    for label in drop & set(per_label):
+        del per_label[label]
+    raw["sources"] = [source for source in raw.get("sources", []) if set(source.get("labels", {})) - drop]
+    for source in raw["sources"]:
+        source["labels"] = {k: v for k, v in source["labels"].items() if k not in drop}
+    copies = raw.get("augmentation", {}).get("reported_copies")
+    if copies is not None:
+        copies["labels"] = [label for label in copies.get("labels", []) if label not in drop]
+        if not copies["labels"]:
+            del raw["augmentation"]["reported_copies"]
+    return raw
 
 
 def parse_config(raw: dict[str, Any], *, origin: str = "<config>") -> TrainingConfig:

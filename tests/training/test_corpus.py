@@ -14,7 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.config import DEFAULT_CONFIG_PATH, ConfigError, TrainingConfig, load_config, parse_config
+from training.config import (
+    DEFAULT_CONFIG_PATH,
+    ConfigError,
+    TrainingConfig,
+    load_config,
+    parse_config,
+    without_labels,
+)
 from training.corpus import Corpus, build_corpus, load_source, merge_duplicates, split_of_keys
 from training.corpus import main as corpus_main
 from training.datasets.cleaning import text_key
@@ -29,14 +36,8 @@ NAN = float("nan")
 def default_raw() -> dict[str, Any]:
     """default.toml without the narrative labels: these tests pin the toxicity sources' own annotations (the
     narrative labels come from labeling functions and their own sources, tested in tests/narratives)."""
-    raw = tomllib.loads(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
-    narrative = set(NARRATIVE_LABELS)
-    raw["model"]["labels"] = [label for label in raw["model"]["labels"] if label not in narrative]
-    raw["model"]["label_info"] = {k: v for k, v in raw["model"]["label_info"].items() if k not in narrative}
-    raw["sources"] = [source for source in raw["sources"] if set(source["labels"]) - narrative]
-    raw.pop("augmentation", None)  # reported copies of narrative positives (tested in tests/narratives)
+    raw = without_labels(tomllib.loads(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")), NARRATIVE_LABELS)
     for source in raw["sources"]:
-        source["labels"] = {k: v for k, v in source["labels"].items() if k not in narrative}
         source.get("options", {}).pop("labeling_functions", None)
     return raw
 
@@ -482,3 +483,18 @@ def test_command_line_prints_the_summary_or_the_missing_files(
     assert "davidson-hate-offensive: 12 loaded" in out and "total rows" in out
     assert corpus_main(["--data-root", str(tmp_path)]) == 2
     assert "missing under data root" in capsys.readouterr().err
+
+
+def test_without_labels_removes_them_everywhere_and_leaves_the_input_alone() -> None:
+    raw = tomllib.loads(DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
+    raw["augmentation"] = {"reported_copies": {"labels": ["atrocity_denial"], "copies_per_row": 1}}
+    stripped = without_labels(raw, ["atrocity_denial", "conspiracy"])
+    assert "atrocity_denial" in raw["model"]["labels"] and raw["augmentation"]["reported_copies"]  # a copy
+    assert stripped["model"]["labels"] == ["toxicity", "severe_toxicity", "identity_attack", "insult", "profanity",
+                                           "threat"]
+    assert not {"atrocity_denial", "conspiracy"} & set(stripped["classifier"].get("per_label", {}))
+    names = {source["name"] for source in stripped["sources"]}
+    assert "olid" in names and not {"euvsdisinfo", "semeval_persuasion"} & names
+    assert all(set(source["labels"]) <= set(stripped["model"]["labels"]) for source in stripped["sources"])
+    assert "reported_copies" not in stripped.get("augmentation", {})
+    assert parse_config(stripped).labels == stripped["model"]["labels"]
