@@ -113,9 +113,6 @@ class _GraphBuilder:
         return [self.op("Compress", [a, keep], "kept", axis=0) for a in arrays]
 
 
-INT_MAX_64 = INT64_MAX
-
-
 def _normalised_stream(g: _GraphBuilder) -> tuple[str, str]:
     """text [N] -> (codes [T], flags [T]); mirrors featurizer/stream.py."""
     chars = g.op("Tokenizer", [ONNX_INPUT_NAME], "chars", domain="com.microsoft", mark=0, mincharnum=1,
@@ -233,7 +230,7 @@ def _word_ngram_keys(g: _GraphBuilder, codes: str, flags: str, is_sep: str, word
     if word_max < 2:
         all_words = g.op("Expand", [g.const([True], dtype=np.bool_), g.op("Shape", [hashes])], "word_valid")
         return g.stack_rows([hashes], "word_keys"), g.stack_rows([all_words], "word_valid"), words_before
-    zero, minus_one, one, end = g.const([0]), g.const([-1]), g.const([1]), g.const([INT_MAX_64])
+    zero, minus_one, one, end = g.const([0]), g.const([-1]), g.const([1]), g.const([INT64_MAX])
     # the bigram of word i and word i + 1; the last word's slot pairs it with itself and is never valid
     following = g.op("Concat", [g.op("Slice", [hashes, one, end]), g.op("Slice", [hashes, minus_one, end])],
                      "following", axis=0)
@@ -254,7 +251,7 @@ def _row_sums(g: _GraphBuilder, values: str, boundaries: str, width: int) -> str
     ``values`` (``boundaries`` [N + 1]): differences of a zero-prefixed CumSum, in float64."""
     cumulative = g.op("Concat", [g.const(np.zeros((1, width)), np.float64),
                                  g.op("CumSum", [values, g.const(0)])], "cumulative", axis=0)
-    zero, minus_one, one, end = g.const([0]), g.const([-1]), g.const([1]), g.const([INT_MAX_64])
+    zero, minus_one, one, end = g.const([0]), g.const([-1]), g.const([1]), g.const([INT64_MAX])
     upper = g.op("Gather", [cumulative, g.op("Slice", [boundaries, one, end])], axis=0)
     lower = g.op("Gather", [cumulative, g.op("Slice", [boundaries, zero, minus_one])], axis=0)
     return g.op("Sub", [upper, lower], "row_sums")
