@@ -31,9 +31,8 @@ def _require_or_skip(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    """One PostgreSQL server for the whole run (tests that stop the server start their own)."""
+def _running_pg_server() -> Iterator[PostgresServer]:
+    """Start a PostgreSQL server, yield it, destroy it (skip, or fail under CI, when PostgreSQL is absent)."""
     bin_dir = find_pg_bin()
     if bin_dir is None:
         _require_or_skip("PostgreSQL is not installed (Debian package: postgresql)")
@@ -44,6 +43,12 @@ def pg_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.destroy()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole run (tests that stop the server start their own)."""
+    yield from _running_pg_server()
 
 
 @pytest.fixture
@@ -78,13 +83,4 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
 @pytest.fixture(scope="module")
 def own_pg_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this module's own, which its tests may stop and start (they leave it running)."""
-    bin_dir = find_pg_bin()
-    if bin_dir is None:
-        _require_or_skip("PostgreSQL is not installed (Debian package: postgresql)")
-    assert bin_dir is not None
-    server = PostgresServer(bin_dir)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
+    yield from _running_pg_server()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from review_server import REPO_ROOT
+from review_data import COMMENTS
+from review_server import REPO_ROOT, AppSpec, UvicornServer
+
+REVIEWER = ("rita", "rita-reviews-2026")
+ADMIN = ("adam", "adam-admin-2026!")
 
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -58,3 +64,30 @@ def run_cli(args: list[str], *, stdin: str = "", env: dict[str, str] | None = No
         input=stdin, capture_output=True, text=True, timeout=120, check=False, cwd=cwd or REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
     )
+
+
+@contextlib.contextmanager
+def seeded_console(workdir: Path) -> Iterator[tuple[UvicornServer, str]]:
+    """The service on a SQLite file in ``workdir`` with REVIEWER and ADMIN created through the ``create-user``
+    CLI and the review_data COMMENTS moderated (so the flagged ones are queued): (server, database URL)."""
+    url = f"sqlite:///{workdir / 'threadguard.db'}"
+    for (name, password), role in ((REVIEWER, "reviewer"), (ADMIN, "admin")):
+        result = run_cli(["create-user", "--username", name, "--role", role, "--database-url", url],
+                         stdin=password + "\n")
+        assert result.returncode == 0, result.stderr
+    server = UvicornServer(AppSpec(), {"THREADGUARD_DATABASE_URL": url}, workdir)
+    server.start()
+    try:
+        seed_comments(server.base_url)
+        yield server, url
+    finally:
+        server.stop()
+
+
+def seed_comments(base_url: str) -> None:
+    """Moderate the review_data COMMENTS through the running service, so the flagged ones are queued."""
+    payload = {"items": [
+        {"id": c.item_id, "text": c.text, "thread_id": c.thread_id, "parent_id": c.parent_id,
+         "author_id": c.author_id} for c in COMMENTS
+    ]}
+    assert httpx.post(f"{base_url}/v1/moderate", json=payload, timeout=30).status_code == 200

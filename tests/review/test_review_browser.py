@@ -13,12 +13,10 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
-from review_console_client import run_cli
-from review_data import COMMENTS
-from review_server import REPO_ROOT, AppSpec, UvicornServer
+from review_console_client import ADMIN, REVIEWER, seeded_console
+from review_server import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -27,30 +25,13 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
-REVIEWER = ("rita", "rita-reviews-2026")
-ADMIN = ("adam", "adam-admin-2026!")
 
 
 
 @pytest.fixture(scope="module")
 def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir = tmp_path_factory.mktemp("browser")
-    url = f"sqlite:///{workdir / 'threadguard.db'}"
-    for (name, password), role in ((REVIEWER, "reviewer"), (ADMIN, "admin")):
-        result = run_cli(["create-user", "--username", name, "--role", role, "--database-url", url],
-                         stdin=password + "\n")
-        assert result.returncode == 0, result.stderr
-    server = UvicornServer(AppSpec(), {"THREADGUARD_DATABASE_URL": url}, workdir)
-    server.start()
-    try:
-        payload = {"items": [
-            {"id": c.item_id, "text": c.text, "thread_id": c.thread_id, "parent_id": c.parent_id,
-             "author_id": c.author_id} for c in COMMENTS
-        ]}
-        assert httpx.post(server.base_url + "/v1/moderate", json=payload, timeout=30).status_code == 200
+    with seeded_console(tmp_path_factory.mktemp("browser")) as (server, _):
         yield server.base_url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from review_console_client import ConsoleClient, csrf_from_form, run_cli
-from review_data import COMMENTS
+from review_console_client import (
+    ADMIN,
+    REVIEWER,
+    ConsoleClient,
+    csrf_from_form,
+    seed_comments,
+    seeded_console,
+)
 from review_pg import free_port
 from review_server import AppSpec, UvicornServer
 
 from service.review.context import LoginThrottle
-
-REVIEWER = ("rita", "rita-reviews-2026")
-ADMIN = ("adam", "adam-admin-2026!")
 
 
 @dataclass
@@ -40,29 +43,10 @@ class Console:
         return client
 
 
-def seed(base_url: str) -> None:
-    payload = {"items": [
-        {"id": c.item_id, "text": c.text, "thread_id": c.thread_id, "parent_id": c.parent_id,
-         "author_id": c.author_id} for c in COMMENTS
-    ]}
-    assert httpx.post(f"{base_url}/v1/moderate", json=payload, timeout=30).status_code == 200
-
-
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    workdir = tmp_path_factory.mktemp("console")
-    url = f"sqlite:///{workdir / 'threadguard.db'}"
-    for (name, password), role in ((REVIEWER, "reviewer"), (ADMIN, "admin")):
-        result = run_cli(["create-user", "--username", name, "--role", role, "--database-url", url],
-                         stdin=password + "\n")
-        assert result.returncode == 0, result.stderr
-    server = UvicornServer(AppSpec(), {"THREADGUARD_DATABASE_URL": url}, workdir)
-    server.start()
-    try:
-        seed(server.base_url)
+    with seeded_console(tmp_path_factory.mktemp("console")) as (server, url):
         yield Console(server, url)
-    finally:
-        server.stop()
 
 
 def audit_total(admin: ConsoleClient) -> int:
@@ -237,7 +221,7 @@ def test_console_answers_503_while_moderation_keeps_working_when_the_database_is
         assert unavailable.status_code == 503 and "Moderation is unaffected" in unavailable.text
         client = ConsoleClient(server.base_url)
         assert client.login(*REVIEWER).status_code == 503
-        seed(server.base_url)
+        seed_comments(server.base_url)
     finally:
         server.stop()
     assert (tmp_path / "spill.jsonl").exists()  # shutdown spilled what could not be written
