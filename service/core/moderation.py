@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy as np
 from service.core.errors import InvalidInput
 from service.core.explain import Span
 from service.core.model_holder import LoadedModel, ModelHolder
-from service.core.policy import DECISIONS, Decisions
+from service.core.policy import DECISIONS, SMALL_BATCH, Decisions
 from service.core.review_sink import FlaggedItem, NullReviewSink, ReviewSink
 from service.core.text import check_text
 from service.core.threads import ThreadTree, build_thread, decision_counts, escalation, heat, hottest_chain
@@ -28,6 +29,7 @@ from service.core.threads import ThreadTree, build_thread, decision_counts, esca
 logger = logging.getLogger(__name__)
 
 SCORE_DECIMALS = 6  # float32 scores carry ~7 significant digits; more would only be noise in the JSON
+_SCORE_SCALE = 10.0**SCORE_DECIMALS
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +74,11 @@ class ModerationOutcome:
         }
 
     def decision(self, i: int) -> str:
-        return DECISIONS[int(self.decisions.decision[i])]
+        return DECISIONS[self.decisions.decision_list[i]]
 
     def triggered(self, i: int) -> list[str]:
-        return [label for label, hit in zip(self.labels, self.decisions.triggered[i].tolist(), strict=True) if hit]
+        labels = self.labels
+        return [labels[j] for j in self.decisions.triggered_columns(i)]
 
     @property
     def public_scores(self) -> np.ndarray:
@@ -83,8 +86,30 @@ class ModerationOutcome:
         return np.round(self.scores.astype(np.float64), SCORE_DECIMALS)
 
     def score_dicts(self) -> list[dict[str, float]]:
+        """Per item, label -> public score (the values of :attr:`public_scores`)."""
         labels = self.labels
-        return [dict(zip(labels, row, strict=True)) for row in self.public_scores.tolist()]
+        return [dict(zip(labels, row, strict=True)) for row in rounded_rows(self.scores)]
+
+
+def rounded_rows(scores: np.ndarray) -> list[list[float]]:
+    """``np.round(scores.astype(np.float64), SCORE_DECIMALS).tolist()``, small matrices without numpy calls.
+
+    Python's ``round(x, 6)`` rounds the decimal value and can differ from numpy in the last digit, so the small
+    path repeats numpy's own steps (multiply by 10**6, round half to even, divide: exact IEEE operations with
+    the same results) and keeps numpy's sign of zero. Non-finite scores take numpy's path.
+    """
+    if len(scores) <= SMALL_BATCH:
+        try:
+            return [[_round_score(x) for x in row] for row in scores.tolist()]
+        except (ValueError, OverflowError):  # nan or inf: numpy rounds them to themselves
+            pass
+    rounded: list[list[float]] = np.round(scores.astype(np.float64), SCORE_DECIMALS).tolist()
+    return rounded
+
+
+def _round_score(x: float) -> float:
+    """One score as ``np.round`` rounds it (``round(y)`` is numpy's ``rint``: half to even)."""
+    return round(x * _SCORE_SCALE) / _SCORE_SCALE or math.copysign(0.0, x)
 
 
 @dataclass(frozen=True)
@@ -180,8 +205,8 @@ class ModerationCore:
         max_items: int | None,
         model: LoadedModel | None,
         field: str,
-    ) -> tuple[LoadedModel, tuple[str, ...], np.ndarray]:
-        """Validate the request; the model to use, the selected labels and their columns."""
+    ) -> tuple[LoadedModel, tuple[str, ...], np.ndarray | None]:
+        """Validate the request; the model to use, the selected labels and their columns (None: all)."""
         limit = self.limits.max_items if max_items is None else max_items
         if not items:
             raise InvalidInput("no items to moderate", code="items_empty")
@@ -202,14 +227,14 @@ class ModerationCore:
         model: LoadedModel,
         items: Sequence[ModerationItem],
         selected: tuple[str, ...],
-        index: np.ndarray,
+        index: np.ndarray | None,
         all_scores: np.ndarray,
         explain: bool,
         store: bool,
         source: str,
     ) -> ModerationOutcome:
         """Decide, explain, hand flagged items to the review sink and tell the observer."""
-        scores = all_scores[:, index]
+        scores = all_scores if index is None else all_scores[:, index]
         decisions = model.policy.decide(scores, index)
         spans = self._explain(model, items, selected) if explain else None
         outcome = ModerationOutcome(model, items, selected, scores, decisions, spans, all_scores)
@@ -250,10 +275,13 @@ class ModerationCore:
         }
         return ThreadOutcome(outcome=outcome, tree=tree, summary=summary)
 
-    def select_labels(self, model: LoadedModel, labels: Sequence[str] | None) -> tuple[tuple[str, ...], np.ndarray]:
-        """The requested labels (default: all, in model order) and their column indices."""
+    def select_labels(
+        self, model: LoadedModel, labels: Sequence[str] | None
+    ) -> tuple[tuple[str, ...], np.ndarray | None]:
+        """The requested labels and their column indices; default all, in model order, with None for indices
+        (the score matrix as it is, no column copy)."""
         if labels is None:
-            return model.labels, np.arange(len(model.labels))
+            return model.labels, None
         if len(labels) > self.limits.max_labels:
             raise InvalidInput(
                 f"{len(labels)} labels requested; the limit is {self.limits.max_labels}",
@@ -282,14 +310,14 @@ class ModerationCore:
     def _submit(self, outcome: ModerationOutcome, source: str) -> None:
         if isinstance(self.sink, NullReviewSink):
             return  # the review queue is off: do not build items only to drop them
-        flagged_rows = np.flatnonzero(outcome.decisions.decision > 0)
-        if flagged_rows.size == 0:
+        flagged_rows = [i for i, level in enumerate(outcome.decisions.decision_list) if level]
+        if not flagged_rows:
             return
         try:
             now = datetime.now(UTC)
             scores = outcome.score_dicts()
             flagged: list[FlaggedItem] = []
-            for i in flagged_rows.tolist():
+            for i in flagged_rows:
                 item = outcome.items[i]
                 spans = outcome.spans[i] if outcome.spans is not None else []
                 flagged.append(

@@ -51,13 +51,83 @@ class LabelRule:
         }
 
 
-@dataclass(frozen=True)
-class Decisions:
-    """Per-item outcome of applying a policy to a score matrix."""
+SMALL_BATCH = 16
+"""Batches of up to this many items are decided in plain Python: on ``1 x L`` arrays numpy's per-call overhead
+costs more than the comparisons themselves (docs/performance.md, "The changes")."""
 
-    levels: np.ndarray  # int8 [N, L]: per-label decision level (0 allow, 1 review, 2 block)
-    decision: np.ndarray  # int8 [N]: overall level, the maximum over labels
-    triggered: np.ndarray  # bool [N, L]: labels at the overall level (and above allow)
+
+class Decisions:
+    """Per-item outcome of applying a policy to a score matrix.
+
+    Built either from a numpy ``levels`` matrix (large batches) or from Python lists (small batches, the hot
+    path); every other view is derived on first use and cached, so consumers read whichever suits them and
+    pay for no conversion they do not need.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_labels: int,
+        levels: np.ndarray | None = None,
+        level_rows: list[list[int]] | None = None,
+        decision_list: list[int] | None = None,
+    ) -> None:
+        if levels is None and (level_rows is None or decision_list is None):
+            raise ValueError("Decisions need levels, or level_rows together with decision_list")
+        self._n_labels = n_labels
+        self._levels = levels
+        self._level_rows = level_rows
+        self._decision_list = decision_list
+        self._decision: np.ndarray | None = None
+        self._triggered: np.ndarray | None = None
+
+    @property
+    def levels(self) -> np.ndarray:
+        """int8 ``[N, L]``: per-label decision level (0 allow, 1 review, 2 block)."""
+        if self._levels is None:
+            rows = self.level_rows
+            self._levels = np.array(rows, dtype=np.int8).reshape(len(rows), self._n_labels)
+        return self._levels
+
+    @property
+    def decision(self) -> np.ndarray:
+        """int8 ``[N]``: overall level, the maximum over labels (allow when there are no labels)."""
+        if self._decision is None:
+            if self._decision_list is not None:
+                self._decision = np.array(self._decision_list, dtype=np.int8)
+            else:
+                levels = self.levels
+                self._decision = levels.max(axis=1) if levels.shape[1] else np.zeros(len(levels), dtype=np.int8)
+        return self._decision
+
+    @property
+    def triggered(self) -> np.ndarray:
+        """bool ``[N, L]``: labels at the overall level (and above allow)."""
+        if self._triggered is None:
+            decision = self.decision[:, None]
+            self._triggered = (self.levels == decision) & (decision > 0)
+        return self._triggered
+
+    @property
+    def level_rows(self) -> list[list[int]]:
+        """``levels`` as one list of ints per item."""
+        if self._level_rows is None:
+            self._level_rows = self.levels.tolist()
+        return self._level_rows
+
+    @property
+    def decision_list(self) -> list[int]:
+        """``decision`` as a list of ints."""
+        if self._decision_list is None:
+            self._decision_list = self.decision.tolist()
+        return self._decision_list
+
+    def triggered_columns(self, i: int) -> list[int]:
+        """The columns set in item ``i``'s ``triggered`` row (none when the item is allowed)."""
+        level = self.decision_list[i]
+        if not level:
+            return []
+        return [j for j, label_level in enumerate(self.level_rows[i]) if label_level == level]
 
 
 class Policy:
@@ -73,6 +143,9 @@ class Policy:
             [inf if (r.disabled or r.block is None or r.experimental) else r.block for r in rules],
             dtype=np.float32,
         )
+        # the same thresholds as Python floats (the float32 values, exactly) for small batches
+        self._review_list: list[float] = self._review.tolist()
+        self._block_list: list[float] = self._block.tolist()
 
     @classmethod
     def from_manifest(
@@ -96,13 +169,31 @@ class Policy:
         return cls(rules, source=source)
 
     def decide(self, scores: np.ndarray, label_index: np.ndarray | None = None) -> Decisions:
-        """Decisions for ``scores[N, k]`` whose columns are the model labels at ``label_index``."""
+        """Decisions for ``scores[N, k]`` whose columns are the model labels at ``label_index`` (None: all)."""
+        if len(scores) <= SMALL_BATCH:
+            return self._decide_small(scores.tolist(), label_index)
         review = self._review if label_index is None else self._review[label_index]
         block = self._block if label_index is None else self._block[label_index]
         levels = (scores >= review).astype(np.int8) + (scores >= block).astype(np.int8)
-        decision = levels.max(axis=1) if levels.shape[1] else np.zeros(len(scores), dtype=np.int8)
-        triggered = (levels == decision[:, None]) & (decision[:, None] > 0)
-        return Decisions(levels=levels, decision=decision, triggered=triggered)
+        return Decisions(n_labels=scores.shape[1], levels=levels)
+
+    def _decide_small(self, rows: list[list[float]], label_index: np.ndarray | None) -> Decisions:
+        """:meth:`decide` in plain Python over ``scores.tolist()``.
+
+        Exact: float32 scores and thresholds convert to Python floats without rounding, so every comparison
+        gives what numpy's float32 comparison gives (``inf`` thresholds included).
+        """
+        review, block = self._review_list, self._block_list
+        if label_index is not None:
+            columns = label_index.tolist()
+            review = [review[j] for j in columns]
+            block = [block[j] for j in columns]
+        thresholds = list(zip(review, block, strict=True))
+        level_rows = [
+            [(score >= r) + (score >= b) for score, (r, b) in zip(row, thresholds, strict=True)] for row in rows
+        ]
+        decision_list = [max(levels, default=ALLOW) for levels in level_rows]
+        return Decisions(n_labels=len(thresholds), level_rows=level_rows, decision_list=decision_list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "labels": {label: r.as_dict() for label, r in self.rules.items()}}

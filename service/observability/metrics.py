@@ -22,7 +22,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from service.core.policy import DECISIONS
+from service.core.policy import DECISIONS, SMALL_BATCH
 
 if TYPE_CHECKING:
     from service.core.model_holder import LoadedModel
@@ -46,7 +46,6 @@ LATENCY_BUCKETS = (
     10.0,
 )
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-_SMALL_BATCH = 16  # outcomes up to this many items are counted in plain Python
 
 
 class Metrics:
@@ -97,7 +96,8 @@ class Metrics:
             registry=reg,
         )
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self._children: dict[tuple[Any, ...], Any] = {}
+        # per family: (label value, decision level) -> child
+        self._children: dict[int, dict[tuple[str, int], Any]] = {id(self.items): {}, id(self.label_decisions): {}}
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         key = (endpoint, method, status)
@@ -111,34 +111,30 @@ class Metrics:
     def observe_outcome(self, api: str, outcome: ModerationOutcome) -> None:
         """Per-decision and per-(label, decision) counts; at most 3 x labels increments per batch."""
         decisions = outcome.decisions
-        levels = decisions.levels
         labels = outcome.labels
-        if len(levels) <= _SMALL_BATCH:  # a few items: plain Python beats numpy's per-call overhead
-            item_counts: dict[int, int] = {}
-            for level in decisions.decision.tolist():
-                item_counts[level] = item_counts.get(level, 0) + 1
-            label_counts: dict[tuple[int, int], int] = {}
-            for row in levels.tolist():
-                for j, level in enumerate(row):
-                    label_counts[j, level] = label_counts.get((j, level), 0) + 1
+        if len(outcome.items) <= SMALL_BATCH:  # a few items: plain Python beats numpy's per-call overhead
+            item_counts, label_counts = _count_small(decisions.decision_list, decisions.level_rows)
         else:
             n_levels = len(DECISIONS)
             bins = np.bincount(decisions.decision, minlength=n_levels)
             item_counts = {level: int(bins[level]) for level in range(n_levels) if bins[level]}
             label_counts = {}
+            levels = decisions.levels
             for j in range(len(labels)):
                 bins = np.bincount(levels[:, j], minlength=n_levels)
                 label_counts.update({(j, level): int(bins[level]) for level in range(n_levels) if bins[level]})
         for level, count in item_counts.items():
-            self._child(self.items, api, DECISIONS[level]).inc(count)
+            self._child(self.items, api, level).inc(count)
         for (j, level), count in label_counts.items():
-            self._child(self.label_decisions, labels[j], DECISIONS[level]).inc(count)
+            self._child(self.label_decisions, labels[j], level).inc(count)
 
-    def _child(self, family: Counter, *label_values: str) -> Any:
-        key = (id(family), *label_values)
-        child = self._children.get(key)
+    def _child(self, family: Counter, value: str, level: int) -> Any:
+        """``family.labels(value, DECISIONS[level])``, made once: label lookups validate and take a lock."""
+        key = (value, level)
+        children = self._children[id(family)]
+        child = children.get(key)
         if child is None:
-            child = self._children[key] = family.labels(*label_values)
+            child = children[key] = family.labels(value, DECISIONS[level])
         return child
 
     def model_swapped(self, old: LoadedModel | None, new: LoadedModel) -> None:
@@ -158,3 +154,19 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def _count_small(
+    decision_list: list[int], level_rows: list[list[int]]
+) -> tuple[dict[int, int], dict[tuple[int, int], int]]:
+    """Items per overall level and items per (label column, level), counted in plain Python."""
+    if len(level_rows) == 1:  # one comment, the common call: every count is 1
+        return {decision_list[0]: 1}, {(j, level): 1 for j, level in enumerate(level_rows[0])}
+    item_counts: dict[int, int] = {}
+    for level in decision_list:
+        item_counts[level] = item_counts.get(level, 0) + 1
+    label_counts: dict[tuple[int, int], int] = {}
+    for row in level_rows:
+        for j, level in enumerate(row):
+            label_counts[j, level] = label_counts.get((j, level), 0) + 1
+    return item_counts, label_counts

@@ -19,14 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 from pydantic import SecretStr
 
+import service.core.moderation as moderation_module
+import service.core.policy as policy_module
 from service.api import native, openai_compat, perspective, routing, threads
 from service.app import create_app
 from service.auth import Access, require_api_key
 from service.core.model_holder import ModelHolder, ModelLoader
-from service.core.moderation import ModerationCore, ModerationItem
+from service.core.moderation import SCORE_DECIMALS, ModerationCore, ModerationItem, rounded_rows
+from service.core.policy import Decisions, LabelRule, Policy
 from service.core.scoring import Scorer, create_session
 from service.observability.logging import _iso_millis
 from service.observability.metrics import Metrics
@@ -333,3 +337,94 @@ def test_a_model_load_freezes_the_long_lived_heap(model_dir: Path) -> None:
     gc.unfreeze()
     ModerationCore(holder, freeze_heap=False)  # opting out adds no listener beyond the first core's
     assert len(holder._listeners) == 1
+
+
+# --- small batches in plain Python ----------------------------------------------------------------------
+
+SMALL_RULES = [
+    LabelRule("a", 0.5, 0.9, disabled=False, experimental=False, source="manifest"),
+    LabelRule("b", 0.3, 0.3, disabled=False, experimental=False, source="policy"),  # review == block
+    LabelRule("c", 0.2, None, disabled=False, experimental=False, source="manifest"),  # never blocks
+    LabelRule("d", 0.4, None, disabled=False, experimental=True, source="manifest"),
+    LabelRule("e", 0.1, 0.5, disabled=True, experimental=False, source="policy"),
+    LabelRule("f", 0.7, 0.95, disabled=False, experimental=False, source="manifest"),
+]
+
+
+def _boundary_scores() -> np.ndarray:
+    """Every threshold exactly, its float32 neighbours, the ends of [0, 1] and a few values in between."""
+    thresholds = np.array(sorted({t for r in SMALL_RULES for t in (r.review, r.block) if t is not None}), np.float32)
+    up, down = np.nextafter(thresholds, np.float32(2)), np.nextafter(thresholds, np.float32(-1))
+    return np.concatenate([thresholds, up, down, np.array([0.0, 1.0, 0.05, 0.6, 0.99], np.float32)])
+
+
+def _views(decisions: Decisions, n: int) -> tuple[Any, ...]:
+    return (
+        decisions.levels.dtype,
+        decisions.levels.tolist(),
+        decisions.decision.dtype,
+        decisions.decision.tolist(),
+        decisions.triggered.tolist(),
+        decisions.level_rows,
+        decisions.decision_list,
+        [decisions.triggered_columns(i) for i in range(n)],
+    )
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 16, 17])
+@pytest.mark.parametrize("columns", [None, [0, 1, 2, 3, 4, 5], [3], [5, 0, 4], [4, 3], []])
+def test_small_batches_are_decided_exactly_like_large_ones(
+    monkeypatch: pytest.MonkeyPatch, n: int, columns: list[int] | None
+) -> None:
+    policy = Policy(SMALL_RULES)
+    index = None if columns is None else np.array(columns, dtype=np.int64)
+    width = len(SMALL_RULES) if columns is None else len(columns)
+    scores = np.random.default_rng(n).choice(_boundary_scores(), size=(n, width))
+    monkeypatch.setattr(policy_module, "SMALL_BATCH", 1_000)  # plain Python whatever n
+    small = policy.decide(scores, index)
+    monkeypatch.setattr(policy_module, "SMALL_BATCH", -1)  # numpy whatever n
+    large = policy.decide(scores, index)
+    assert _views(small, n) == _views(large, n)
+    if n >= 16 and width >= 3:  # the pool exercises every level
+        assert {level for row in small.level_rows for level in row} == {0, 1, 2}
+
+
+def test_small_score_matrices_round_like_numpy_to_the_byte() -> None:
+    rng = np.random.default_rng(3)
+    ties = (np.arange(-2_000, 2_000) + 0.5) / 1e6  # exact ties in float64 (where round(x, 6) differs), near in float32
+    special = np.array([0.0, -0.0, 1.0, -1e-7, -4e-7, 4e-7, 5e-7, 1e-30, -1e-30, 0.1234565, 1e-6])
+    for values in (
+        np.concatenate([ties, special, rng.random(4_000)]).astype(np.float32),
+        np.concatenate([ties, special]),
+    ):
+        for width in (1, 6, 8):
+            for n in (1, 3, 16):
+                for start in range(0, len(values) - n * width, n * width * 7):
+                    scores = values[start : start + n * width].reshape(n, width)
+                    expected = np.round(scores.astype(np.float64), SCORE_DECIMALS).tolist()
+                    assert orjson.dumps(rounded_rows(scores)) == orjson.dumps(expected)  # -0.0 included
+    for bad in (np.nan, np.inf, -np.inf):  # numpy's path: these survive rounding unchanged
+        scores = np.array([[0.25, bad]], np.float32)
+        expected = np.round(scores.astype(np.float64), SCORE_DECIMALS).tolist()
+        assert orjson.dumps(rounded_rows(scores)) == orjson.dumps(expected)
+
+
+@pytest.mark.parametrize("labels", [None, ["insult"], ["threat", "toxicity", "atrocity_denial"]])
+def test_small_requests_render_like_large_ones(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch, labels: list[str] | None
+) -> None:
+    core = core_for(model_dir, coalesce=False)
+    texts = ["you idiot", "hello", "kill you", "staged hoax", "damn idiot", "stupid vermin", "nice day"]
+    for n in (1, 2, 7, 16, 17):
+        items = [ModerationItem(str(i), texts[i % len(texts)] + " x" * (i // 7)) for i in range(n)]
+        rendered = {}
+        for small_batch in (1_000, -1):  # every batch in plain Python, then every batch with numpy
+            monkeypatch.setattr(policy_module, "SMALL_BATCH", small_batch)
+            monkeypatch.setattr(moderation_module, "SMALL_BATCH", small_batch)
+            outcome = core.moderate(items, labels=labels)
+            rendered[small_batch] = (
+                native.render(outcome).body,
+                openai_compat.category_results(outcome, outcome.labels),
+                outcome.decisions.levels.tolist(),
+            )
+        assert rendered[1_000] == rendered[-1]
