@@ -115,6 +115,19 @@ _UNSUPPORTED_SPECIALS = (
 )
 
 
+_LEAN_EQUIVALENTS: dict[Callable[..., Any], Callable[[Request], Awaitable[Any]]] = {}
+
+
+def register_lean_equivalent(dependency: Callable[..., Any], equivalent: Callable[[Request], Awaitable[Any]]) -> None:
+    """On the lean path, call ``equivalent(request)`` instead of solving ``dependency`` and its sub-dependencies.
+
+    For a dependency whose sub-dependencies cost more to solve one by one than to ask directly (the API key:
+    three security schemes). ``equivalent`` must return what ``dependency`` would; FastAPI's path and the
+    OpenAPI document keep using the declared chain. Each registration needs a test comparing the two.
+    """
+    _LEAN_EQUIVALENTS[dependency] = equivalent
+
+
 @dataclass(frozen=True)
 class _LeanDependency:
     name: str | None
@@ -128,6 +141,9 @@ class _LeanDependency:
         call = dependant.call
         if call is None or not _is_async(call) or getattr(dependant, "own_oauth_scopes", None):
             return None
+        equivalent = _LEAN_EQUIVALENTS.get(call)
+        if equivalent is not None:
+            return cls(dependant.name, equivalent, dependant.use_cache, ("request",), ())
         if any(getattr(dependant, name) for name in _UNSUPPORTED_PARAMS + _UNSUPPORTED_SPECIALS):
             return None
         subs = []

@@ -22,9 +22,11 @@ import numpy as np
 import orjson
 import pytest
 from pydantic import SecretStr
+from starlette.requests import Request
 
 import service.core.moderation as moderation_module
 import service.core.policy as policy_module
+from service import auth
 from service.api import native, openai_compat, perspective, routing, threads
 from service.app import create_app
 from service.auth import Access, require_api_key
@@ -428,3 +430,50 @@ def test_small_requests_render_like_large_ones(
                 outcome.decisions.levels.tolist(),
             )
         assert rendered[1_000] == rendered[-1]
+
+
+# --- the API key on the lean path -----------------------------------------------------------------------
+
+KEY_REQUESTS: list[tuple[list[tuple[bytes, bytes]], bytes]] = [
+    ([], b""),
+    ([(b"authorization", b"Bearer k1")], b""),
+    ([(b"authorization", b"bearer k1")], b""),
+    ([(b"authorization", b"Bearer ")], b"key=q"),  # empty credentials: fall through
+    ([(b"authorization", b"Bearer")], b""),
+    ([(b"authorization", b"Basic dXNlcjpwdw==")], b"key=q"),  # not bearer: fall through
+    ([(b"authorization", b"Bearer k1"), (b"authorization", b"Bearer k2")], b""),  # the first header
+    ([(b"authorization", b"Bearer k1"), (b"x-api-key", b"h")], b"key=q"),
+    ([(b"x-api-key", b"h")], b"key=q"),
+    ([(b"x-api-key", b"")], b"key=q"),
+    ([(b"x-api-key", b"h1"), (b"x-api-key", b"h2")], b""),
+    ([], b"key=q"),
+    ([], b"key="),
+    ([], b"key=a&key=b"),  # the last one, as Starlette's QueryParams.get
+    ([], b"key=%41+b&other=1"),  # percent and plus decoding
+    ([], b"other=1"),
+    ([(b"authorization", b"Token t")], b"&"),
+]
+
+
+@pytest.mark.parametrize(("headers", "query"), KEY_REQUESTS)
+def test_the_lean_key_lookup_finds_what_the_declared_dependencies_find(
+    headers: list[tuple[bytes, bytes]], query: bytes
+) -> None:
+    scope = {"type": "http", "method": "POST", "path": "/v1/moderate", "headers": headers, "query_string": query}
+
+    async def both() -> tuple[str | None, str | None]:
+        declared = await auth.presented_key(
+            await auth._bearer(Request(scope)), await auth._header(Request(scope)), await auth._query(Request(scope))
+        )
+        return declared, await auth.presented_key_from_request(Request(scope))
+
+    declared, lean = asyncio.run(both())
+    assert lean == declared
+
+
+def test_the_lean_route_asks_for_the_key_directly() -> None:
+    route = next(r for r in native.router.routes if getattr(r, "path", "") == "/v1/moderate")
+    plan = routing._LeanPlan.build(route.dependant, route.endpoint)  # type: ignore[attr-defined]
+    assert plan is not None
+    auth_dependency = next(d for d in plan.dependencies if d.call is require_api_key)
+    assert [d.call for d in auth_dependency.dependencies] == [auth.presented_key_from_request]
