@@ -77,6 +77,23 @@ def test_parity_for_other_featurizer_shapes(params: FeaturizerParams) -> None:
     assert not np.allclose(reference, _random_model(ADVERSARIAL_TEXTS).predict_proba(ADVERSARIAL_TEXTS))
 
 
+def test_parity_on_random_texts_from_a_rule_heavy_alphabet() -> None:
+    """Random strings of letters, spaces, leet candidates and repeats hit every contextual rule (leetspeak,
+    space and repeat squeezing, s p a c e d letters) in every combination and at text edges; the graph's window
+    codes and combined drop pass must agree with the sequential numpy rules on each of them, batched and alone."""
+    rng = np.random.default_rng(7)
+    alphabet = list("aab  s!|1@0$*x") + ["  ", "\t", "aaa", "s h", "1d"]
+    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 24))) for _ in range(400)]
+    model = _random_model(texts, labels=2)
+    normalised = normalized_texts(texts)
+    assert sum("  " in t for t in texts) > 50 and any(t != n.strip() for t, n in zip(texts, normalised, strict=True))
+    session = _session(export_bytes(model))
+    reference = model.predict_proba(texts)
+    assert np.abs(_run(session, texts) - reference).max() <= TOLERANCE
+    singles = np.vstack([_run(session, [text]) for text in texts[:150]])
+    assert np.abs(singles - reference[:150]).max() <= TOLERANCE
+
+
 def test_scores_respond_to_features() -> None:
     """Guard against a parity test that passes because nothing is looked up: scores must vary by text."""
     model = _random_model(ADVERSARIAL_TEXTS)
