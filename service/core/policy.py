@@ -53,7 +53,7 @@ class LabelRule:
 
 SMALL_BATCH = 16
 """Batches of up to this many items are decided in plain Python: on ``1 x L`` arrays numpy's per-call overhead
-costs more than the comparisons themselves (docs/performance.md, "The changes")."""
+costs more than the comparisons themselves (docs/performance.md, "Request-specific Python")."""
 
 
 class Decisions:
