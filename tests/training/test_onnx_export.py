@@ -82,7 +82,7 @@ def test_parity_on_random_texts_from_a_rule_heavy_alphabet() -> None:
     space and repeat squeezing, s p a c e d letters) in every combination and at text edges; the graph's window
     codes and combined drop pass must agree with the sequential numpy rules on each of them, batched and alone."""
     rng = np.random.default_rng(7)
-    alphabet = list("aab  s!|1@0$*x") + ["  ", "\t", "aaa", "s h", "1d"]
+    alphabet = [*"aab  s!|1@0$*x", "  ", "\t", "aaa", "s h", "1d"]
     texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 24))) for _ in range(400)]
     model = _random_model(texts, labels=2)
     normalised = normalized_texts(texts)
