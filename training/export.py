@@ -193,14 +193,14 @@ def _normalised_stream(g: _GraphBuilder) -> tuple[str, str]:
     return codes, flags
 
 
-def _char_ngram_keys(g: _GraphBuilder, codes: str, is_sep: str, lengths: tuple[int, ...], kinds: int) -> str:
-    """Character n-gram keys [kinds, T]: row j holds the n-gram of length ``lengths[j]`` starting at each stream
-    position, ``-1`` (never a vocabulary key) where it would hold a separator or j is past the lengths.
+def _char_ngram_keys(g: _GraphBuilder, codes: str, lengths: tuple[int, ...], kinds: int) -> str:
+    """Character n-gram hashes [kinds, T]: row j holds the n-gram of length ``lengths[j]`` starting at each stream
+    position (``-1`` rows past the lengths). Windows that hold a separator are masked later
+    (:func:`_mask_boundary_ngrams`).
 
     Keys fold the codes one position at a time (featurizer/ngrams.py); the first two folds need no ``Mod``:
     their values stay below the modulus (``(SALT_CHAR * HASH_BASE + c) * HASH_BASE + c < HASH_MODULUS`` for any
-    code), so skipping it is exact. Separators per n-gram window are counted by one ``Conv`` (a row of ones per
-    length over the separator mask).
+    code), so skipping it is exact.
     """
     rows: list[str] = []
     partial: str | None = None
@@ -214,19 +214,45 @@ def _char_ngram_keys(g: _GraphBuilder, codes: str, is_sep: str, lengths: tuple[i
             partial = g.fold(partial, last)
         if n in lengths:
             rows.append(g.op("Unsqueeze", [g.fold(partial, g.const(n)), g.const([0])], "char_hash"))
-    hashes = g.op("Concat", rows, "char_hashes", axis=0) if len(rows) > 1 else rows[0]
-    counts = np.array([[1.0 if k < n else 0.0 for k in range(lengths[-1])] for n in lengths])
-    separators = g.window_code(g.op("Cast", [is_sep], to=TensorProto.FLOAT), counts, 0, "separators_in_window")
-    keys = g.op("Where", [g.op("Equal", [separators, g.const(0)], "char_valid"), hashes, g.const(-1)],
-                "char_keys")
+    keys = g.op("Concat", rows, "char_keys", axis=0) if len(rows) > 1 else rows[0]
     if kinds > len(lengths):
         keys = g.pad(keys, [0, 0, kinds - len(lengths), 0], -1, "char_keys")
     return keys
 
 
-def _word_ngram_keys(g: _GraphBuilder, codes: str, flags: str, is_sep: str, word_max: int,
-                     max_word_chars: int, kinds: int) -> tuple[str, str]:
-    """Word n-gram keys [kinds, W] (row 0 the word, 1 the bigram it starts, ``-1`` where absent) and the
+def _mask_boundary_ngrams(g: _GraphBuilder, keys: str, separators: str, word_boundaries: str | None,
+                          lengths: tuple[int, ...], word_max: int, kinds: int) -> str:
+    """``keys`` [kinds, T (+ W)] with -1 written where an n-gram crosses a text boundary: one ``ScatterElements``.
+
+    Such n-grams sit at known places, so nothing is computed per position: a character n-gram of length n holds a
+    separator exactly when it starts at one of the n positions ending at a separator p (p - n + 1 .. p), and a
+    word bigram crosses into the next text exactly when it starts at a text's last word (each text's word
+    boundary minus one; ``word_boundaries`` are already offset by T). Rows with fewer such places repeat a
+    place that is masked anyway (a separator itself), so every row has as many indices; all writes are the same
+    -1, so repeated indices are harmless.
+    """
+    longest = lengths[-1]
+    offsets = np.zeros((kinds, 1, longest), dtype=np.int64)
+    for j, n in enumerate(lengths):
+        offsets[j, 0, :n] = -np.arange(n)[::-1]
+    starts = g.op("Add", [g.op("Reshape", [separators, g.const([1, -1, 1])]), g.const(offsets)])
+    indices = g.op("Max", [g.op("Reshape", [starts, g.const([kinds, -1])]), g.const(0)], "boundary_ngrams")
+    if word_boundaries is not None:
+        end = g.const([INT64_MAX])
+        later_separators = g.op("Slice", [separators, g.const([1]), end], "later_separators")
+        last_words = g.op("Sub", [g.op("Slice", [word_boundaries, g.const([1]), end]), g.const(1)], "last_words")
+        rows = [last_words if (kind == 1 and word_max >= 2) else later_separators for kind in range(kinds)]
+        word_indices = g.op("Concat", [g.op("Unsqueeze", [row, g.const([0])]) for row in rows], axis=0)
+        indices = g.op("Concat", [indices, word_indices], "boundary_ngrams", axis=1)
+    minus_one = helper.make_tensor("value", TensorProto.INT64, [1], [-1])
+    updates = g.op("ConstantOfShape", [g.op("Shape", [indices])], "minus_one", value=minus_one)
+    return g.op("ScatterElements", [keys, indices, updates], "masked_keys", axis=1)
+
+
+def _word_ngram_keys(g: _GraphBuilder, codes: str, flags: str, word_max: int, max_word_chars: int,
+                     kinds: int) -> tuple[str, str]:
+    """Word n-gram keys [kinds, W] (row 0 the word, 1 the bigram it starts with the next word, ``-1`` rows
+    past word_max; bigrams across texts are masked later) and the
     number of words that start before each stream position, times FLAG_WORD [T + 1]. Mirrors
     featurizer/ngrams.py.
 
@@ -257,12 +283,8 @@ def _word_ngram_keys(g: _GraphBuilder, codes: str, flags: str, is_sep: str, word
                                     g.const(HASH_MODULUS)])
         scaled = g.op("Mul", [salted_first, g.const(HASH_BASE)])
         bigrams = g.op("Mod", [g.op("Add", [scaled, following]), g.const(HASH_MODULUS)], "bigram_hash")
-        # two consecutive words are in the same text when as many separators precede both
-        separators_before = g.op("CumSum", [g.op("Cast", [is_sep], to=TensorProto.INT64), g.const(0)])
-        text_of_word = g.op("Gather", [separators_before, starts], "text_of_word", axis=0)
-        same_text = g.op("Equal", [text_of_word, g.pad(text_of_word, [-1, 0, 1, 0], -1, "text_of_next")])
-        bigram_keys = g.op("Where", [same_text, bigrams, g.const(-1)], "bigram_keys")
-        rows.append(g.op("Reshape", [bigram_keys, g.const([1, -1])], "bigram_row"))
+        # a text's last word pairs with the next text's first: masked later (_mask_boundary_ngrams)
+        rows.append(g.op("Reshape", [bigrams, g.const([1, -1])], "bigram_row"))
     keys = g.op("Concat", rows, "word_keys", axis=0) if len(rows) > 1 else rows[0]
     if kinds > len(rows):
         keys = g.pad(keys, [0, 0, kinds - len(rows), 0], -1, "word_keys")
@@ -297,21 +319,24 @@ def build_onnx(model: LinearNgramModel) -> onnx.ModelProto:
     # texts begin at their separator: boundaries of the N texts (and the final separator) in the stream
     separators = g.op("Reshape", [g.op("NonZero", [is_sep]), g.const([-1])], "separators")
     kinds = max(len(params.char_ngram_lengths), params.word_ngram_max)
-    keys = [_char_ngram_keys(g, codes, is_sep, params.char_ngram_lengths, kinds)]
+    keys = [_char_ngram_keys(g, codes, params.char_ngram_lengths, kinds)]
     boundaries = [separators]
     family_weights = [params.family_weights[FAMILY_CHAR]]
+    word_boundaries = None
     if params.word_ngram_max >= 1:
-        word_keys, words_before = _word_ngram_keys(g, codes, flags, is_sep, params.word_ngram_max,
-                                                   params.max_word_chars, kinds)
+        word_keys, words_before = _word_ngram_keys(g, codes, flags, params.word_ngram_max, params.max_word_chars,
+                                                   kinds)
         keys.append(word_keys)
-        word_boundaries = g.op("Div", [g.op("Gather", [words_before, separators], axis=0), g.const(FLAG_WORD)],
-                               "word_boundaries")
+        words = g.op("Div", [g.op("Gather", [words_before, separators], axis=0), g.const(FLAG_WORD)])
         # word rows follow the T character rows
-        boundaries.append(g.op("Add", [word_boundaries, g.op("Shape", [codes], "stream_length")]))
+        word_boundaries = g.op("Add", [words, g.op("Shape", [codes], "stream_length")], "word_boundaries")
+        boundaries.append(word_boundaries)
         family_weights.append(params.family_weights[FAMILY_WORD])
 
     vocabulary_size = int(model.vocabulary.size)
     all_keys = g.op("Concat", keys, "all_keys", axis=1) if len(keys) > 1 else keys[0]  # [kinds, T + W]
+    all_keys = _mask_boundary_ngrams(g, all_keys, separators, word_boundaries, params.char_ngram_lengths,
+                                     params.word_ngram_max, kinds)
     ids = g.op("LabelEncoder", [all_keys], "ids", domain="ai.onnx.ml", name=ONNX_VOCABULARY_NODE,
                keys_int64s=model.vocabulary.astype(np.int64).tolist(),
                values_int64s=list(range(vocabulary_size)), default_int64=vocabulary_size)
