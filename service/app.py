@@ -140,6 +140,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        app.state.metrics.flush()  # outcome counts of the last loop iteration
         if sighup:
             loop.remove_signal_handler(signal.SIGHUP)
         if watcher is not None:

@@ -8,6 +8,7 @@ collector, whichever worker answers the scrape.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,9 @@ class Metrics:
             registry=reg,
         )
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        # outcome counts observed on the event loop, added to the counters once per loop iteration
+        self._pending: dict[Any, int] = {}
+        self._flush_scheduled = False
         # per family: (label value, decision level) -> child
         self._children: dict[int, dict[tuple[str, int], Any]] = {id(self.items): {}, id(self.label_decisions): {}}
 
@@ -123,10 +127,35 @@ class Metrics:
             for j in range(len(labels)):
                 bins = np.bincount(levels[:, j], minlength=n_levels)
                 label_counts.update({(j, level): int(bins[level]) for level in range(n_levels) if bins[level]})
-        for level, count in item_counts.items():
-            self._child(self.items, api, level).inc(count)
-        for (j, level), count in label_counts.items():
-            self._child(self.label_decisions, labels[j], level).inc(count)
+        counts = [(self._child(self.items, api, level), count) for level, count in item_counts.items()]
+        counts += [(self._child(self.label_decisions, labels[j], level), count)
+                   for (j, level), count in label_counts.items()]
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a worker thread (large requests): count now
+            for child, count in counts:
+                child.inc(count)
+            return
+        pending = self._pending
+        for child, count in counts:
+            pending[child] = pending.get(child, 0) + count
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Add the outcome counts observed on the event loop to the counters.
+
+        A counter increment takes a lock and, with several workers, writes an mmap file: ~1 us each, nine per
+        single-comment request. Requests scored in the same event-loop iteration (coalesced ones) share one
+        increment per (label, decision), made at the end of that iteration, so a scrape sees them a few
+        microseconds after the responses left; :meth:`render` flushes first, so this worker's own scrape never
+        misses them. Runs on the event loop thread only (worker threads count directly).
+        """
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, {}
+        for child, count in pending.items():
+            child.inc(count)
 
     def _child(self, family: Counter, value: str, level: int) -> Any:
         """``family.labels(value, DECISIONS[level])``, made once: label lookups validate and take a lock."""
@@ -147,6 +176,7 @@ class Metrics:
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text: this process's registry, or all workers' in multiprocess mode."""
+        self.flush()
         if self.multiprocess:
             from prometheus_client import multiprocess
 

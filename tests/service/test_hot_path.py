@@ -477,3 +477,34 @@ def test_the_lean_route_asks_for_the_key_directly() -> None:
     assert plan is not None
     auth_dependency = next(d for d in plan.dependencies if d.call is require_api_key)
     assert [d.call for d in auth_dependency.dependencies] == [auth.presented_key_from_request]
+
+
+def test_outcome_counts_made_on_the_event_loop_land_once_per_iteration(model_dir: Path) -> None:
+    """On the event loop, outcome counts are added at the end of the loop iteration (one increment per label and
+    decision for all the requests of that iteration); a scrape (``render``) flushes first. The totals equal
+    counting each outcome at once, as worker threads do."""
+    core = core_for(model_dir, coalesce=False)
+    texts = ["you idiot", "hello", "kill you", "nice day", "damn idiot"] * 4
+    outcomes = [core.moderate([ModerationItem(str(i), text)]) for i, text in enumerate(texts)]
+    direct, on_loop, scraped = Metrics(), Metrics(), Metrics()
+    for outcome in outcomes:
+        direct.observe_outcome("native", outcome)
+
+    async def observe(metrics: Metrics) -> tuple[dict[tuple[str, ...], float], dict[tuple[str, ...], float]]:
+        for outcome in outcomes:
+            metrics.observe_outcome("native", outcome)
+        before = _counts(metrics)
+        await asyncio.sleep(0)  # the loop iteration ends: the flush runs
+        return before, _counts(metrics)
+
+    before, after = asyncio.run(observe(on_loop))
+    assert not any(before.values()) and after == _counts(direct)
+
+    async def observe_and_scrape() -> bytes:
+        for outcome in outcomes[:3]:
+            scraped.observe_outcome("native", outcome)
+        return scraped.render()[0]  # no loop iteration in between
+
+    exposition = asyncio.run(observe_and_scrape()).decode()
+    items = [line for line in exposition.splitlines() if line.startswith("threadguard_items_total{")]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in items) == 3.0
