@@ -187,9 +187,10 @@ class Server:
         return text.count("Application startup complete")
 
     def worker_pids(self) -> list[int]:
+        """The processes that serve requests: the workers, or the server itself with ``--workers 1``."""
         if self.process is None:
             return []
-        return _children(self.process.pid)
+        return _children(self.process.pid) or [self.process.pid]
 
     def stop(self) -> int | None:
         if self.process is None:
@@ -250,7 +251,7 @@ class RssSampler:
                 elapsed = time.monotonic() - started
                 supervisor = self.server.process.pid if self.server.process else None
                 pids = [(pid, "worker") for pid in self.server.worker_pids()]
-                if supervisor is not None:
+                if supervisor is not None and all(pid != supervisor for pid, _ in pids):  # --workers 1: one process
                     pids.append((supervisor, "supervisor"))
                 for pid, role in pids:
                     value = rss_mib(pid)
