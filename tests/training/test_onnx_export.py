@@ -174,3 +174,14 @@ def test_runs_without_a_locale(tmp_path, locale_env: dict[str, str]) -> None:
 
 def test_checker_accepts_model() -> None:
     onnx.checker.check_model(build_onnx(_random_model(["a b c"])))
+
+
+def test_shipped_bundle_is_what_this_exporter_writes() -> None:
+    """The default bundle's graph is the one training/export.py builds from its own weights: an exporter change
+    must ship as a new model version (retrain or re-export, then promote), never drift from the bundle."""
+    from threadguard.bundle import load_bundle
+
+    bundle = load_bundle()
+    model = LinearNgramModel.from_bundle(bundle)
+    shipped = onnx.load(str(bundle.onnx_path))
+    assert build_onnx(model).graph.SerializeToString() == shipped.graph.SerializeToString()
