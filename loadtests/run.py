@@ -409,6 +409,19 @@ def print_server_side(figures: dict[str, dict[str, float]]) -> None:
 
 
 def run_locust(args: argparse.Namespace, url: str, key: str, out: Path) -> int:
+    """Run locust headless with :func:`locust_command`; its exit code (the load generator's CPU goes to args)."""
+    command = locust_command(args, url, key, out)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOADTEST_", "LOCUST_"))}
+    before = os.times()
+    with (out / "locust.log").open("wb") as log:
+        code = subprocess.run(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+    after = os.times()
+    args.locust_cpu_s = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return code
+
+
+def locust_command(args: argparse.Namespace, url: str, key: str, out: Path) -> list[str]:
+    """The locust command line for this run (reports under ``out``)."""
     command = [
         sys.executable,
         "-m",
@@ -441,8 +454,7 @@ def run_locust(args: argparse.Namespace, url: str, key: str, out: Path) -> int:
         str(args.target_rps),
         "--arrival",
         args.arrival,
-        "--api-key",
-        key,
+        f"--api-key={key}",  # one token: a random key may start with "-", which argparse would take for an option
         "--corpus-dir",
         str(args.corpus_dir),
         "--seed",
@@ -450,13 +462,7 @@ def run_locust(args: argparse.Namespace, url: str, key: str, out: Path) -> int:
     ]
     if args.processes > 1:
         command += ["--processes", str(args.processes)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOADTEST_", "LOCUST_"))}
-    before = os.times()
-    with (out / "locust.log").open("wb") as log:
-        code = subprocess.run(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
-    after = os.times()
-    args.locust_cpu_s = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    return code
+    return command
 
 
 def read_stats(path: Path, bounds: dict[str, float]) -> tuple[list[TypeResult], TypeResult | None]:

@@ -21,7 +21,7 @@ import pytest
 if importlib.util.find_spec("locust") is None:
     pytest.skip("the loadtest extra (locust) is not installed", allow_module_level=True)
 
-from loadtests.run import TypeResult, build_parser, judge, parse_bounds, read_stats, resolve
+from loadtests.run import TypeResult, build_parser, judge, locust_command, parse_bounds, read_stats, resolve
 from loadtests.traffic import error_code, parse_mix
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -147,3 +147,17 @@ def test_server_side_latency_from_histogram_deltas() -> None:
     assert figures["requests"] == 100
     assert figures["within_5ms"] == 0.9 and figures["within_10ms"] == 0.99
     assert figures["p50_le_ms"] == 5.0 and figures["p99_le_ms"] == 10.0
+
+
+@pytest.mark.parametrize("key", ["-starts-with-a-dash", "plain_key", ""])
+def test_the_api_key_reaches_locust_whatever_its_first_character(key: str, tmp_path: Path) -> None:
+    """The runner's key is random (``secrets.token_urlsafe``), so one run in 64 drew a key starting with "-":
+    passed as a separate argument, locust's argparse took it for an option and the run failed."""
+    import argparse
+
+    args, _ = resolve(build_parser().parse_args(["--scenario", "smoke"]))
+    command = locust_command(args, "http://127.0.0.1:1", key, tmp_path)
+    locust_options = argparse.ArgumentParser()
+    locust_options.add_argument("--api-key")
+    parsed, _ = locust_options.parse_known_args(command[3:])
+    assert parsed.api_key == key
