@@ -99,7 +99,7 @@ class Metrics:
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         # outcome counts observed on the event loop, added to the counters once per loop iteration
         self._pending: dict[Any, int] = {}
-        self._flush_scheduled = False
+        self._flush_loop: asyncio.AbstractEventLoop | None = None  # the loop a flush is scheduled on
         # per family: (label value, decision level) -> child
         self._children: dict[int, dict[tuple[str, int], Any]] = {id(self.items): {}, id(self.label_decisions): {}}
 
@@ -139,8 +139,8 @@ class Metrics:
         pending = self._pending
         for child, count in counts:
             pending[child] = pending.get(child, 0) + count
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
+        if self._flush_loop is not loop:  # (a loop that closed with a flush pending never runs it: schedule anew)
+            self._flush_loop = loop
             loop.call_soon(self.flush)
 
     def flush(self) -> None:
@@ -152,7 +152,7 @@ class Metrics:
         microseconds after the responses left; :meth:`render` flushes first, so this worker's own scrape never
         misses them. Runs on the event loop thread only (worker threads count directly).
         """
-        self._flush_scheduled = False
+        self._flush_loop = None
         pending, self._pending = self._pending, {}
         for child, count in pending.items():
             child.inc(count)

@@ -505,6 +505,24 @@ def test_outcome_counts_made_on_the_event_loop_land_once_per_iteration(model_dir
             scraped.observe_outcome("native", outcome)
         return scraped.render()[0]  # no loop iteration in between
 
+    async def observe_only() -> None:
+        for outcome in outcomes[:2]:
+            scraped.observe_outcome("native", outcome)
+
+    closed = asyncio.new_event_loop()
+
+    def observe_and_stop() -> None:
+        for outcome in outcomes[:2]:
+            scraped.observe_outcome("native", outcome)
+        closed.stop()  # the loop ends with this iteration: the flush it scheduled never runs ...
+
+    closed.call_soon(observe_and_stop)
+    closed.run_forever()
+    closed.close()
+    assert sum(v for k, v in _counts(scraped).items() if k[0] == "threadguard_items_total") == 0
+    asyncio.run(observe_only())  # ... and the next loop still schedules one, which takes both loops' counts
+    assert sum(v for k, v in _counts(scraped).items() if k[0] == "threadguard_items_total") == 4
+
     exposition = asyncio.run(observe_and_scrape()).decode()
     items = [line for line in exposition.splitlines() if line.startswith("threadguard_items_total{")]
-    assert sum(float(line.rsplit(" ", 1)[1]) for line in items) == 3.0
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in items) == 7.0
