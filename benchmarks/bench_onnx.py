@@ -234,7 +234,7 @@ def naive_candidate(train: Any, vocab_size: int, texts_for_divergence: Sequence[
                f"max_features="
                f"{vocab_size:,}; word is the only analyzer skl2onnx fully supports), {what}",
                "single label: it scores 1 label, ours all labels, which flatters it" if single else
-               "the equivalent pipeline: same labels as ours, so the same output",
+               "the equivalent pipeline: it scores every label ours scores",
                f"StringNormalizer locale: default {default_locale} -> {default_result}; "
                "set the node attribute locale=C.UTF-8 after conversion"],
     )
