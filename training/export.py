@@ -213,9 +213,15 @@ def _char_ngram_keys(g: _GraphBuilder, codes: str, lengths: tuple[int, ...], kin
             partial = g.fold(partial, last)
         if n in lengths:
             rows.append(g.op("Unsqueeze", [g.fold(partial, g.const(n)), g.const([0])], "char_hash"))
-    keys = g.op("Concat", rows, "char_keys", axis=0) if len(rows) > 1 else rows[0]
-    if kinds > len(lengths):
-        keys = g.pad(keys, [0, 0, kinds - len(lengths), 0], -1, "char_keys")
+    return _stack_kinds(g, rows, kinds, "char_keys")
+
+
+def _stack_kinds(g: _GraphBuilder, rows: list[str], kinds: int, hint: str) -> str:
+    """[1, P] key rows -> [kinds, P], with rows of -1 (never a vocabulary key) past the family's own kinds, so
+    both families line up for one lookup."""
+    keys = g.op("Concat", rows, hint, axis=0) if len(rows) > 1 else rows[0]
+    if kinds > len(rows):
+        keys = g.pad(keys, [0, 0, kinds - len(rows), 0], -1, hint)
     return keys
 
 
@@ -284,10 +290,7 @@ def _word_ngram_keys(g: _GraphBuilder, codes: str, flags: str, word_max: int, ma
         bigrams = g.op("Mod", [g.op("Add", [scaled, following]), g.const(HASH_MODULUS)], "bigram_hash")
         # a text's last word pairs with the next text's first: masked later (_mask_boundary_ngrams)
         rows.append(g.op("Reshape", [bigrams, g.const([1, -1])], "bigram_row"))
-    keys = g.op("Concat", rows, "word_keys", axis=0) if len(rows) > 1 else rows[0]
-    if kinds > len(rows):
-        keys = g.pad(keys, [0, 0, kinds - len(rows), 0], -1, "word_keys")
-    return keys, words_before
+    return _stack_kinds(g, rows, kinds, "word_keys"), words_before
 
 
 def _text_sums(g: _GraphBuilder, rows: str, boundaries: str, families: int, width: int) -> list[str]:
@@ -309,7 +312,8 @@ def build_onnx(model: LinearNgramModel) -> onnx.ModelProto:
     So a family's contribution is  w_f / ||.||_f * sum_{occurrences} (idf * W)[id]. The table holds idf * W and,
     as its last column, idf^2, plus a zero row for absent n-grams: every key (both families, every kind) is
     looked up once, its row gathered, kinds added per position (float32, a few terms), and the positions summed
-    per text and family with one float64 CumSum. Nothing is compressed, scattered or sorted after the stream.
+    per text and family with one float64 CumSum. After the stream nothing is compressed or sorted; the only
+    scatter writes -1 keys at the boundary places (:func:`_mask_boundary_ngrams`).
     """
     params = model.params
     g = _GraphBuilder()
