@@ -13,7 +13,8 @@ Targets, measured round-robin (each round runs every target once, rotating the o
 * ``batch``  ``POST /v1/moderate`` with 100 comments.
 
 For each: requests/s, latency percentiles (wrk's, in ms), non-2xx responses, and the server's CPU time per
-request (utime + stime of the worker processes from /proc, which is robust to other load on the machine).
+request (utime + stime of the worker processes from /proc, which is robust to other load on the machine),
+and each worker's share of that CPU per round (a worker left without connections shows as 0 %).
 Then the ratio of single-comment to no-op throughput: per round (paired), reported as the median.
 
 Throughput targets run closed-loop at ``--connections`` (default 16, spread over the workers) for
@@ -108,6 +109,7 @@ class Sample:
     p999_ms: float
     server_cpu_us_per_req: float
     wrk_cpu_us_per_req: float
+    worker_cpu_shares: list[float]  # each worker's part of the server CPU: shows a worker left idle
 
 
 @dataclass
@@ -178,9 +180,10 @@ def run_wrk(
 def measure(variant: Variant, target: Target, round_: int, args: argparse.Namespace, key: str, lua: Path) -> Sample:
     assert variant.server is not None
     pids = variant.server.worker_pids()
-    ticks = cpu_ticks(pids)
+    ticks = [cpu_ticks([pid]) for pid in pids]
     result, wrk_cpu = run_wrk(variant.server.url, target, key, lua, args.duration, args.threads, args.wrk_cpus)
-    server_cpu = (cpu_ticks(pids) - ticks) / TICK
+    per_worker = [cpu_ticks([pid]) - before for pid, before in zip(pids, ticks, strict=True)]
+    server_cpu = sum(per_worker) / TICK
     requests = max(1, result["requests"])
     errors = result["status"] + result["connect"] + result["read"] + result["write"] + result["timeout"]
     return Sample(
@@ -196,6 +199,7 @@ def measure(variant: Variant, target: Target, round_: int, args: argparse.Namesp
         p999_ms=result["p999_us"] / 1000,
         server_cpu_us_per_req=server_cpu / requests * 1e6,
         wrk_cpu_us_per_req=wrk_cpu / requests * 1e6,
+        worker_cpu_shares=[round(t / max(1, sum(per_worker)), 3) for t in per_worker],
     )
 
 
@@ -344,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"round {round_ + 1}/{args.rounds} {variant.name:<8} {target.name:<7} {sample.rps:9.1f} req/s  "
                     f"p50 {sample.p50_ms:6.2f} ms  p99 {sample.p99_ms:6.2f} ms  "
-                    f"server {sample.server_cpu_us_per_req:7.1f} us CPU/req  errors {sample.errors}",
+                    f"server {sample.server_cpu_us_per_req:7.1f} us CPU/req  errors {sample.errors}  "
+                    f"CPU per worker {'/'.join(f'{100 * share:.0f}' for share in sample.worker_cpu_shares)} %",
                     flush=True,
                 )
         summary = summarise(samples, variants, targets)

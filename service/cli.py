@@ -3,7 +3,8 @@
 Imports of uvicorn, FastAPI and onnxruntime happen inside the handler, so registering the verb (which every
 ``threadguard`` invocation does) stays cheap.
 
-With ``--workers N`` (N > 1) a supervisor process forks N uvicorn workers sharing one socket. It creates a
+With ``--workers N`` (N > 1) a supervisor process (:mod:`service.supervisor`) starts N uvicorn workers, each
+listening on its own ``SO_REUSEPORT`` socket so the kernel spreads connections across them. It creates a
 state directory shared by the workers (reload generation file, Prometheus multiprocess files) and turns
 SIGHUP into a published reload that every worker applies with an atomic swap, instead of uvicorn's default
 of restarting the workers.
@@ -99,9 +100,9 @@ def _serve_single(settings: Settings) -> int:
 
 def _serve_multi(settings: Settings) -> int:
     import uvicorn
-    from uvicorn.supervisors.multiprocess import Multiprocess
 
     from service.core.reload import ReloadChannel, publish_configured_model
+    from service.supervisor import WorkerSupervisor, reuse_port_supported
 
     owned_state_dir = settings.state_dir is None
     state_dir = settings.state_dir or Path(tempfile.mkdtemp(prefix="threadguard-"))
@@ -113,28 +114,24 @@ def _serve_multi(settings: Settings) -> int:
     os.environ.update(settings.env_overrides())  # the spawned workers build their Settings from the env
     channel = ReloadChannel(state_dir)
 
-    class ReloadingMultiprocess(Multiprocess):
-        """uvicorn's supervisor, but SIGHUP publishes a model reload instead of restarting workers."""
-
-        def handle_hup(self) -> None:
-            logger.info("SIGHUP received; publishing a reload to the workers")
-            publish_configured_model(channel, settings.model, origin="sighup")
-
-        def keep_subprocess_alive(self) -> None:
-            before = {p.pid for p in self.processes}
-            super().keep_subprocess_alive()
-            _forget_dead_workers(before - {p.pid for p in self.processes})
-
     config = uvicorn.Config(
         "service.app:app_from_env", factory=True, workers=settings.workers, **_uvicorn_kwargs(settings)
     )
-    sock = config.bind_socket()
-    supervisor = ReloadingMultiprocess(config, sockets=[sock])
+    try:
+        supervisor = WorkerSupervisor(
+            config,
+            reuse_port=settings.reuse_port and reuse_port_supported(),
+            on_hup=lambda: publish_configured_model(channel, settings.model, origin="sighup"),
+            on_workers_gone=_forget_dead_workers,
+        )
+    except OSError as exc:
+        logger.error("cannot listen", extra={"host": settings.host, "port": settings.port, "reason": str(exc)})
+        return 1
     try:
         supervisor.run()
         _forget_dead_workers({p.pid for p in supervisor.processes})
     finally:
-        sock.close()
+        supervisor.close()
         if owned_state_dir:
             shutil.rmtree(state_dir, ignore_errors=True)
     return 0

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    reuse_port: bool = Field(
+        default=True,
+        description="With several workers, one SO_REUSEPORT listening socket per worker, so the kernel spreads "
+        "connections evenly (Linux); false: one socket shared by all workers, as in plain uvicorn.",
+    )
     model: Path | None = Field(
         default=None,
         description="Bundle directory or model directory with a 'current' pointer; None = default bundle.",
