@@ -140,7 +140,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        app.state.metrics.flush()  # outcome counts of the last loop iteration
+        app.state.metrics.flush()  # outcome counts still waiting for their flush
         if sighup:
             loop.remove_signal_handler(signal.SIGHUP)
         if watcher is not None:

@@ -35,7 +35,7 @@ from service.core.moderation import SCORE_DECIMALS, ModerationCore, ModerationIt
 from service.core.policy import Decisions, LabelRule, Policy
 from service.core.scoring import Scorer, create_session
 from service.observability.logging import _iso_millis
-from service.observability.metrics import Metrics
+from service.observability.metrics import OUTCOME_FLUSH_SECONDS, Metrics
 from service.observability.middleware import new_request_id
 from service.settings import Settings
 from tests.service.bundles import WordWeightExplainer, build_bundle, set_current
@@ -479,35 +479,36 @@ def test_the_lean_route_asks_for_the_key_directly() -> None:
     assert [d.call for d in auth_dependency.dependencies] == [auth.presented_key_from_request]
 
 
-def test_outcome_counts_made_on_the_event_loop_land_once_per_iteration(model_dir: Path) -> None:
-    """On the event loop, outcome counts are added at the end of the loop iteration (one increment per label and
-    decision for all the requests of that iteration); a scrape (``render``) flushes first. The totals equal
-    counting each outcome at once, as worker threads do."""
+def test_outcome_counts_made_on_the_event_loop_land_together_after_the_flush_interval(model_dir: Path) -> None:
+    """On the event loop, outcome counts wait up to OUTCOME_FLUSH_SECONDS and are then added together (one
+    increment per label and decision for all the requests in between); a scrape (``render``) flushes first. The
+    totals equal counting each outcome at once, as worker threads do."""
     core = core_for(model_dir, coalesce=False)
     texts = ["you idiot", "hello", "kill you", "nice day", "damn idiot"] * 4
     outcomes = [core.moderate([ModerationItem(str(i), text)]) for i, text in enumerate(texts)]
+    outcomes.append(core.moderate([ModerationItem(str(i), t) for i, t in enumerate(texts)]))  # > SMALL_BATCH
     direct, on_loop, scraped = Metrics(), Metrics(), Metrics()
     for outcome in outcomes:
         direct.observe_outcome("native", outcome)
+    assert sum(v for k, v in _counts(direct).items() if k[0] == "threadguard_items_total") == 2 * len(texts)
 
-    async def observe(metrics: Metrics) -> tuple[dict[tuple[str, ...], float], dict[tuple[str, ...], float]]:
+    async def observe(metrics: Metrics) -> list[dict[tuple[str, ...], float]]:
+        seen = []
         for outcome in outcomes:
             metrics.observe_outcome("native", outcome)
-        before = _counts(metrics)
-        await asyncio.sleep(0)  # the loop iteration ends: the flush runs
-        return before, _counts(metrics)
+            await asyncio.sleep(0)  # requests in different loop iterations share the flush
+        seen.append(_counts(metrics))
+        await asyncio.sleep(OUTCOME_FLUSH_SECONDS + 0.05)
+        seen.append(_counts(metrics))
+        return seen
 
     before, after = asyncio.run(observe(on_loop))
     assert not any(before.values()) and after == _counts(direct)
 
-    async def observe_and_scrape() -> bytes:
-        for outcome in outcomes[:3]:
-            scraped.observe_outcome("native", outcome)
-        return scraped.render()[0]  # no loop iteration in between
-
     async def observe_only() -> None:
         for outcome in outcomes[:2]:
             scraped.observe_outcome("native", outcome)
+        await asyncio.sleep(OUTCOME_FLUSH_SECONDS + 0.05)
 
     closed = asyncio.new_event_loop()
 
@@ -522,6 +523,11 @@ def test_outcome_counts_made_on_the_event_loop_land_once_per_iteration(model_dir
     assert sum(v for k, v in _counts(scraped).items() if k[0] == "threadguard_items_total") == 0
     asyncio.run(observe_only())  # ... and the next loop still schedules one, which takes both loops' counts
     assert sum(v for k, v in _counts(scraped).items() if k[0] == "threadguard_items_total") == 4
+
+    async def observe_and_scrape() -> bytes:
+        for outcome in outcomes[:3]:
+            scraped.observe_outcome("native", outcome)
+        return scraped.render()[0]  # no loop iteration in between
 
     exposition = asyncio.run(observe_and_scrape()).decode()
     items = [line for line in exposition.splitlines() if line.startswith("threadguard_items_total{")]
