@@ -452,6 +452,10 @@ KEY_REQUESTS: list[tuple[list[tuple[bytes, bytes]], bytes]] = [
     ([], b"key=%41+b&other=1"),  # percent and plus decoding
     ([], b"other=1"),
     ([(b"authorization", b"Token t")], b"&"),
+    ([(b"authorization", b"BEARER  k1 ")], b""),  # scheme case, credentials stripped
+    ([(b"authorization", b""), (b"authorization", b"Bearer k2")], b"key=q"),  # the first header, even empty
+    ([(b"x-api-key", b""), (b"x-api-key", b"h2")], b"key=q"),
+    ([(b"x-api-key", "kéy".encode("latin-1")), (b"content-type", b"application/json")], b""),
 ]
 
 
