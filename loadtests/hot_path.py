@@ -13,7 +13,10 @@ Variants (``--variants``, comma-separated; the first is the reference for the ra
 * ``lean``      the lean JSON route, scoring still in a worker thread;
 * ``inline``    the lean route, small requests scored on the event loop;
 * ``coalesce``  as ``inline``, concurrent small requests share one ONNX run (what ships);
-* ``nolog``     ``coalesce`` without the per-request access log line.
+* ``nolog``     ``coalesce`` without the per-request access log line;
+* ``stubscore`` ``coalesce`` with the ONNX session replaced by a stub returning fixed scores: the request path
+  without the model, so ``coalesce`` minus ``stubscore`` is what the ONNX runs cost per request;
+* ``livez``     ``GET /livez`` instead: the no-op endpoint, the framework floor the HTTP benchmark compares with.
 
 ``--concurrency N`` sends N requests at a time (``asyncio.gather``), which is when coalescing can work.
 
@@ -59,18 +62,20 @@ def build(corpus: Path, n: int, seed: int) -> tuple[Any, list[bytes]]:
     return app, bodies
 
 
-async def call(app: Any, body: bytes) -> None:
+async def call(app: Any, body: bytes | None) -> None:
+    """``POST /v1/moderate`` with ``body``, or ``GET /livez`` when ``body`` is None."""
+    path = "/v1/moderate" if body is not None else "/livez"
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "POST",
+        "method": "POST" if body is not None else "GET",
         "scheme": "http",
-        "path": "/v1/moderate",
-        "raw_path": b"/v1/moderate",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [*HEADERS, (b"content-length", str(len(body)).encode())],
+        "headers": [*HEADERS, (b"content-length", str(len(body)).encode())] if body is not None else HEADERS[:2],
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 8000),
         "state": {},
@@ -82,7 +87,7 @@ async def call(app: Any, body: bytes) -> None:
         nonlocal delivered
         if not delivered:
             delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body or b"", "more_body": False}
         await asyncio.sleep(3600)
         return {"type": "http.disconnect"}
 
@@ -103,6 +108,8 @@ class Switches:
         self.coalescer = self.core.coalescer
         self.lean_run = routing._LeanPlan.run
         self.inline_chars = routing.INLINE_MAX_CHARS
+        self.scorer = self.core.model().scorer
+        self.session = self.scorer._session
 
     def set(self, variant: str) -> None:
         async def standard_only(plan: Any, request: Any, standard: Any) -> Any:
@@ -110,14 +117,30 @@ class Switches:
 
         routing._LeanPlan.run = standard_only if variant == "standard" else self.lean_run  # type: ignore[method-assign]
         routing.INLINE_MAX_CHARS = -1 if variant in {"standard", "lean"} else self.inline_chars
-        self.core.coalescer = self.coalescer if variant in {"coalesce", "nolog"} else None
+        self.core.coalescer = self.coalescer if variant in {"coalesce", "nolog", "stubscore"} else None
         logging.getLogger("threadguard.access").disabled = variant == "nolog"
+        self.scorer._session = _FixedScores(len(self.scorer.labels)) if variant == "stubscore" else self.session
 
 
-async def bench(app: Any, bodies: list[bytes], n: int, concurrency: int, offset: int) -> float:
+class _FixedScores:
+    """Stands in for the onnxruntime session: the same scores for every text, at no cost."""
+
+    def __init__(self, n_labels: int) -> None:
+        self.row = [0.01] * n_labels
+
+    def run(self, output_names: Any, feeds: dict[str, Any]) -> list[Any]:
+        import numpy as np
+
+        n_texts = len(next(iter(feeds.values())))
+        return [np.array([self.row] * n_texts, dtype=np.float32)]
+
+
+async def bench(app: Any, bodies: list[bytes], n: int, concurrency: int, offset: int, noop: bool = False) -> float:
     started = time.process_time()
     for i in range(0, n, concurrency):
-        batch = [bodies[(offset + i + j) % len(bodies)] for j in range(concurrency)]
+        batch: list[bytes | None] = [bodies[(offset + i + j) % len(bodies)] for j in range(concurrency)]
+        if noop:
+            batch = [None] * concurrency
         if concurrency == 1:
             await call(app, batch[0])
         else:
@@ -132,11 +155,13 @@ async def run(args: argparse.Namespace) -> None:
     results: dict[str, list[float]] = {v: [] for v in variants}
     for variant in variants:  # warm-up
         switches.set(variant)
-        await bench(app, bodies, 200, args.concurrency, 0)
+        await bench(app, bodies, 200, args.concurrency, 0, noop=variant == "livez")
     for rep in range(args.repetitions):
         for variant in variants if rep % 2 == 0 else variants[::-1]:
             switches.set(variant)
-            results[variant].append(await bench(app, bodies, args.requests, args.concurrency, rep * args.requests))
+            offset = rep * args.requests
+            noop = variant == "livez"
+            results[variant].append(await bench(app, bodies, args.requests, args.concurrency, offset, noop=noop))
     reference = statistics.median(results[variants[0]])
     print(f"concurrency {args.concurrency}, {args.repetitions} x {args.requests} requests per variant")
     print(f"{'variant':<10} {'median us CPU/req':>18} {'min':>8} {'ratio':>7}")
