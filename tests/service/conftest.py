@@ -57,6 +57,12 @@ def model_dir(bundle_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return build_model_dir(tmp_path_factory.mktemp("models"), TEST_VERSIONS, current="1.0.0")
 
 
+@pytest.fixture
+def models(tmp_path: Path) -> Path:
+    """A model directory of its own (versions TEST_VERSIONS, ``current`` -> 1.0.0) that a test may repoint."""
+    return build_model_dir(tmp_path / "models", TEST_VERSIONS, current="1.0.0")
+
+
 @pytest.fixture(scope="session")
 def explainer_factory(bundle_kind: str) -> ExplainerFactory:
     return WordWeightExplainer.from_bundle if bundle_kind == "test" else ngram_explainer

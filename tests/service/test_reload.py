@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import create_app
 from service.settings import Settings
-from tests.service.bundles import build_bundle, build_model_dir, set_current
-from tests.service.conftest import TEST_VERSIONS, TestClient
+from tests.service.bundles import build_bundle, set_current
+from tests.service.conftest import TestClient
 from tests.service.server import ServerProcess
 from tests.traffic import Traffic
 
@@ -28,11 +28,6 @@ def model_info(base_url: str) -> dict[tuple[str, str], float]:
             if sample.name == "threadguard_model_info":
                 values[(sample.labels["version"], sample.labels.get("pid", ""))] = sample.value
     return values
-
-
-@pytest.fixture
-def models(tmp_path: Path) -> Path:
-    return build_model_dir(tmp_path / "models", TEST_VERSIONS, current="1.0.0")
 
 
 @pytest.fixture

@@ -17,8 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.bundles import build_model_dir
-from tests.service.conftest import TEST_VERSIONS
 from tests.service.server import ServerProcess
 
 pytestmark = [
@@ -94,11 +92,6 @@ def open_connections(port: int, count: int) -> list[socket.socket]:
     for conn in conns:
         assert conn.recv(4096).startswith(b"HTTP/1.1 200"), "every connection is served"
     return conns
-
-
-@pytest.fixture
-def models(tmp_path: Path) -> Path:
-    return build_model_dir(tmp_path / "models", TEST_VERSIONS, current="1.0.0")
 
 
 @pytest.fixture
