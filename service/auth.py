@@ -108,7 +108,7 @@ async def presented_key_from_request(request: Request) -> str | None:
 
     The same answer as solving the three security schemes (a test compares both): the first ``Authorization``
     header if it is ``Bearer <credentials>`` (scheme case-insensitive, credentials stripped), else the first
-    non-empty ``X-API-Key``, else a non-empty ``?key=``. ~0.5 us instead of ~2.4 us: no ``Headers`` object and no
+    non-empty ``X-API-Key``, else a non-empty ``?key=``. ~0.4 us instead of ~2.3 us: no ``Headers`` object and no
     credentials model per request, and no query-string parsing when there is none.
     """
     authorization = api_key = None

@@ -118,20 +118,22 @@ def _serve_multi(settings: Settings) -> int:
         "service.app:app_from_env", factory=True, workers=settings.workers, **_uvicorn_kwargs(settings)
     )
     try:
-        supervisor = WorkerSupervisor(
-            config,
-            reuse_port=settings.reuse_port and reuse_port_supported(),
-            on_hup=lambda: publish_configured_model(channel, settings.model, origin="sighup"),
-            on_workers_gone=_forget_dead_workers,
-        )
-    except OSError as exc:
-        logger.error("cannot listen", extra={"host": settings.host, "port": settings.port, "reason": str(exc)})
-        return 1
-    try:
-        supervisor.run()
-        _forget_dead_workers({p.pid for p in supervisor.processes})
+        try:
+            supervisor = WorkerSupervisor(
+                config,
+                reuse_port=settings.reuse_port and reuse_port_supported(),
+                on_hup=lambda: publish_configured_model(channel, settings.model, origin="sighup"),
+                on_workers_gone=_forget_dead_workers,
+            )
+        except OSError as exc:
+            logger.error("cannot listen", extra={"host": settings.host, "port": settings.port, "reason": str(exc)})
+            return 1
+        try:
+            supervisor.run()
+            _forget_dead_workers({p.pid for p in supervisor.processes})
+        finally:
+            supervisor.close()
     finally:
-        supervisor.close()
         if owned_state_dir:
             shutil.rmtree(state_dir, ignore_errors=True)
     return 0

@@ -106,7 +106,7 @@ class Metrics:
             registry=reg,
         )
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        # outcome counts observed on the event loop, added to the counters once per loop iteration
+        # outcome counts observed on the event loop, added to the counters by the next flush
         self._pending: dict[Any, int] = {}  # counter child -> count
         # small batches: (api, labels, decision, level per label) -> items with that outcome
         self._pending_outcomes: dict[tuple[str, tuple[str, ...], int, tuple[int, ...]], int] = {}
@@ -124,7 +124,7 @@ class Metrics:
         children[1].observe(seconds)
 
     def observe_outcome(self, api: str, outcome: ModerationOutcome) -> None:
-        """Items per decision and per (label, decision): at most 3 x labels counter increments per batch.
+        """Items per decision and per (label, decision): at most 3 x (labels + 1) counter increments per flush.
 
         On the event loop the counts wait up to :data:`OUTCOME_FLUSH_SECONDS` (:meth:`flush`). A small batch
         (the common single comment) then only notes each item's outcome, its decision and its level per label,
