@@ -39,6 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
@@ -129,8 +131,6 @@ class _FixedScores:
         self.row = [0.01] * n_labels
 
     def run(self, output_names: Any, feeds: dict[str, Any]) -> list[Any]:
-        import numpy as np
-
         n_texts = len(next(iter(feeds.values())))
         return [np.array([self.row] * n_texts, dtype=np.float32)]
 

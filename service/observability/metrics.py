@@ -57,6 +57,8 @@ instead of nine increments per request. A scrape of this worker flushes first; a
 within the interval, far below any scrape interval.
 """
 
+_Outcome = tuple[str, tuple[str, ...], int, tuple[int, ...]]  # (api, labels, decision, level per label)
+
 
 class Metrics:
     """The service's metric families and the hooks that update them."""
@@ -109,7 +111,7 @@ class Metrics:
         # outcome counts observed on the event loop, added to the counters by the next flush
         self._pending: dict[Any, int] = {}  # counter child -> count
         # small batches: (api, labels, decision, level per label) -> items with that outcome
-        self._pending_outcomes: dict[tuple[str, tuple[str, ...], int, tuple[int, ...]], int] = {}
+        self._pending_outcomes: dict[_Outcome, int] = {}
         self._flush_loop: asyncio.AbstractEventLoop | None = None  # the loop a flush is scheduled on
         # per family: (label value, decision level) -> child
         self._children: dict[int, dict[tuple[str, int], Any]] = {id(self.items): {}, id(self.label_decisions): {}}
@@ -126,51 +128,43 @@ class Metrics:
     def observe_outcome(self, api: str, outcome: ModerationOutcome) -> None:
         """Items per decision and per (label, decision): at most 3 x (labels + 1) counter increments per flush.
 
-        On the event loop the counts wait up to :data:`OUTCOME_FLUSH_SECONDS` (:meth:`flush`). A small batch
-        (the common single comment) then only notes each item's outcome, its decision and its level per label,
-        in one dict keyed by that outcome: requests with the same outcome cost one key, and the counter
-        children are looked up once per distinct outcome at the flush.
+        On the event loop the counts wait up to :data:`OUTCOME_FLUSH_SECONDS` (:meth:`flush`); in a worker
+        thread (large requests) they are added at once. A small batch (the common single comment) only notes
+        each item's outcome, its decision and its level per label, in one dict keyed by that outcome: requests
+        with the same outcome cost one key, and the counter children are looked up once per distinct outcome.
         """
-        decisions = outcome.decisions
-        labels = outcome.labels
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # a worker thread (large requests): count now
-            for child, count in self._counts(api, outcome):
-                child.inc(count)
-            return
-        if len(outcome.items) <= SMALL_BATCH:
-            noted = self._pending_outcomes
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        pending, noted = (self._pending, self._pending_outcomes) if loop is not None else ({}, {})
+        decisions = outcome.decisions
+        if len(outcome.items) <= SMALL_BATCH:  # a few items: plain Python beats numpy's per-call overhead
+            labels = outcome.labels
             for decision, levels in zip(decisions.decision_list, decisions.level_rows, strict=True):
                 key = (api, labels, decision, tuple(levels))
                 noted[key] = noted.get(key, 0) + 1
         else:
-            pending = self._pending
-            for child, count in self._counts(api, outcome):
-                pending[child] = pending.get(child, 0) + count
-        if self._flush_loop is not loop:  # (a loop that closed with a flush pending never runs it: schedule anew)
+            self._add_bincounts(pending, api, outcome)
+        if loop is None:
+            self._increment(pending, noted)
+        elif self._flush_loop is not loop:  # (a loop that closed with a flush pending never runs it: schedule anew)
             self._flush_loop = loop
             loop.call_later(OUTCOME_FLUSH_SECONDS, self.flush)
 
-    def _counts(self, api: str, outcome: ModerationOutcome) -> list[tuple[Any, int]]:
-        """(counter child, count) for a batch: per decision, and per (label, decision)."""
+    def _add_bincounts(self, pending: dict[Any, int], api: str, outcome: ModerationOutcome) -> None:
+        """Add a large batch's counts per decision and per (label, decision) to ``pending`` (child -> count)."""
         decisions = outcome.decisions
-        labels = outcome.labels
-        if len(outcome.items) <= SMALL_BATCH:  # a few items: plain Python beats numpy's per-call overhead
-            item_counts, label_counts = _count_small(decisions.decision_list, decisions.level_rows)
-        else:
-            n_levels = len(DECISIONS)
-            bins = np.bincount(decisions.decision, minlength=n_levels)
-            item_counts = {level: int(bins[level]) for level in range(n_levels) if bins[level]}
-            label_counts = {}
-            levels = decisions.levels
-            for j in range(len(labels)):
-                bins = np.bincount(levels[:, j], minlength=n_levels)
-                label_counts.update({(j, level): int(bins[level]) for level in range(n_levels) if bins[level]})
-        counts = [(self._child(self.items, api, level), count) for level, count in item_counts.items()]
-        counts += [(self._child(self.label_decisions, labels[j], level), count)
-                   for (j, level), count in label_counts.items()]
-        return counts
+        n_levels = len(DECISIONS)
+        counts = [(self.items, api, np.bincount(decisions.decision, minlength=n_levels).tolist())]
+        levels = decisions.levels
+        counts += [(self.label_decisions, label, np.bincount(levels[:, j], minlength=n_levels).tolist())
+                   for j, label in enumerate(outcome.labels)]
+        for family, value, bins in counts:
+            for level, count in enumerate(bins):
+                if count:  # no child (no exposed series) for a decision nobody got
+                    child = self._child(family, value, level)
+                    pending[child] = pending.get(child, 0) + count
 
     def flush(self) -> None:
         """Add the outcome counts observed on the event loop to the counters.
@@ -183,6 +177,10 @@ class Metrics:
         self._flush_loop = None
         pending, self._pending = self._pending, {}
         noted, self._pending_outcomes = self._pending_outcomes, {}
+        self._increment(pending, noted)
+
+    def _increment(self, pending: dict[Any, int], noted: dict[_Outcome, int]) -> None:
+        """Add ``pending`` (child -> count) and the noted outcomes (outcome -> items) to the counters."""
         for (api, labels, decision, levels), n in noted.items():
             child = self._child(self.items, api, decision)
             pending[child] = pending.get(child, 0) + n
@@ -220,18 +218,3 @@ class Metrics:
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
-
-def _count_small(
-    decision_list: list[int], level_rows: list[list[int]]
-) -> tuple[dict[int, int], dict[tuple[int, int], int]]:
-    """Items per overall level and items per (label column, level), counted in plain Python."""
-    if len(level_rows) == 1:  # one comment, the common call: every count is 1
-        return {decision_list[0]: 1}, {(j, level): 1 for j, level in enumerate(level_rows[0])}
-    item_counts: dict[int, int] = {}
-    for level in decision_list:
-        item_counts[level] = item_counts.get(level, 0) + 1
-    label_counts: dict[tuple[int, int], int] = {}
-    for row in level_rows:
-        for j, level in enumerate(row):
-            label_counts[j, level] = label_counts.get((j, level), 0) + 1
-    return item_counts, label_counts
