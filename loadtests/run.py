@@ -190,7 +190,7 @@ class Server:
         """The processes that serve requests: the workers, or the server itself with ``--workers 1``."""
         if self.process is None:
             return []
-        return _children(self.process.pid) or [self.process.pid]
+        return worker_processes(self.process.pid) or [self.process.pid]
 
     def stop(self) -> int | None:
         if self.process is None:
@@ -207,7 +207,7 @@ class Server:
         return self.process.returncode
 
 
-def _children(pid: int) -> list[int]:
+def worker_processes(pid: int) -> list[int]:
     """The uvicorn worker processes of a supervisor (not multiprocessing's resource tracker)."""
     try:
         text = Path(f"/proc/{pid}/task/{pid}/children").read_text()

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from loadtests.run import worker_processes
 from tests.service.server import ServerProcess
 
 pytestmark = [
@@ -26,19 +27,6 @@ pytestmark = [
 
 LISTEN = "0A"
 ESTABLISHED = "01"
-
-
-def workers_of(supervisor: int) -> list[int]:
-    """The uvicorn worker processes of the supervisor (not multiprocessing's resource tracker)."""
-    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    workers = []
-    for child in map(int, children):
-        try:
-            if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes():
-                workers.append(child)
-        except OSError:
-            continue  # exited meanwhile
-    return sorted(workers)
 
 
 def socket_inodes(pid: int) -> set[int]:
@@ -69,7 +57,7 @@ def tcp_sockets(port: int, state: str) -> dict[int, int]:
 def listeners_by_worker(server: ServerProcess) -> dict[int, set[int]]:
     assert server.process is not None
     listening = set(tcp_sockets(server.port, LISTEN))
-    return {pid: socket_inodes(pid) & listening for pid in workers_of(server.process.pid)}
+    return {pid: socket_inodes(pid) & listening for pid in sorted(worker_processes(server.process.pid))}
 
 
 def wait_for_workers(server: ServerProcess, count: int, timeout: float = 60.0) -> dict[int, set[int]]:
